@@ -1,0 +1,99 @@
+//! The real [`Backend`]: the configured modules, scanned fresh for every command (tokens come
+//! and go), with PIN sources chosen by the request and the configuration.
+
+use crate::config::{Config, PinPromptKind};
+use crate::discovery::{self, Candidate};
+use crate::error::{AgentError, Result};
+use crate::native::host::Backend;
+use crate::pin::{GivenPin, NoPin, PinSource, PinentryPin};
+use crate::sign::{self, SignRequest};
+use crate::token::inventory::Inventory;
+use std::path::PathBuf;
+use tokenconfirm_wire::error::ErrorCode;
+use tokenconfirm_wire::native::{CertificateList, SignParams, SignResult};
+
+/// Modules and settings the agent works with.
+#[derive(Debug, Clone)]
+pub struct TokenBackend {
+    /// Effective configuration.
+    pub config: Config,
+    /// Modules given on the command line (they replace configuration and discovery).
+    pub command_line_modules: Vec<PathBuf>,
+}
+
+impl TokenBackend {
+    /// The module candidates: command-line modules if any, else configured + discovered ones.
+    pub fn candidates(&self) -> Vec<Candidate> {
+        if !self.command_line_modules.is_empty() {
+            let explicit: Vec<(PathBuf, &str)> =
+                self.command_line_modules.iter().map(|p| (p.clone(), "command line")).collect();
+            return discovery::candidates(&explicit, false);
+        }
+        let explicit: Vec<(PathBuf, &str)> = self.config.modules.iter().map(|p| (p.clone(), "config")).collect();
+        discovery::candidates(&explicit, self.config.discover)
+    }
+
+    /// Scans every module and token now.
+    pub fn inventory(&self) -> Inventory {
+        Inventory::scan(&self.candidates())
+    }
+
+    /// The list reply; with no module at all, `no-modules`.
+    pub fn certificate_list(&self) -> Result<CertificateList> {
+        let candidates = self.candidates();
+        if candidates.is_empty() {
+            return Err(AgentError::new(ErrorCode::NoModules, "no module configured, registered with p11-kit or at a known location"));
+        }
+        let inv = Inventory::scan(&candidates);
+        Ok(CertificateList {
+            certificates: inv.certificates.iter().map(|c| c.describe()).collect(),
+            problems: inv.problems,
+        })
+    }
+
+    /// Signs with the PIN source given, at the current time.
+    pub fn sign_with(&self, req: &SignRequest, pins: &dyn PinSource) -> Result<sign::Signed> {
+        let candidates = self.candidates();
+        if candidates.is_empty() {
+            return Err(AgentError::new(ErrorCode::NoModules, "no module configured or found"));
+        }
+        let inv = Inventory::scan(&candidates);
+        sign::sign(&inv, req, pins, self.config.rsa_scheme, time::OffsetDateTime::now_utc())
+    }
+
+    /// The PIN source for a native-messaging request without a PIN.
+    fn prompt(&self) -> Box<dyn PinSource> {
+        match self.config.pin_prompt {
+            PinPromptKind::Pinentry => Box::new(PinentryPin { program: self.config.pinentry_program.clone() }),
+            PinPromptKind::None => Box::new(NoPin),
+        }
+    }
+}
+
+impl Backend for TokenBackend {
+    fn list_certificates(&self) -> Result<CertificateList> {
+        self.certificate_list()
+    }
+
+    fn sign(&self, params: SignParams) -> Result<SignResult> {
+        let req = SignRequest {
+            challenge: params.challenge,
+            origin: params.origin,
+            certificate: Some(params.certificate_id),
+            lang: params.lang,
+        };
+        sign::check_fresh(&req.challenge, time::OffsetDateTime::now_utc())?;
+        let pins: Box<dyn PinSource> = match params.pin {
+            Some(pin) => Box::new(GivenPin(pin)),
+            None => self.prompt(),
+        };
+        self.sign_with(&req, pins.as_ref()).map(|s| s.to_result())
+    }
+
+    fn capabilities(&self) -> Vec<String> {
+        match self.config.pin_prompt {
+            PinPromptKind::Pinentry => vec!["pinentry".into()],
+            PinPromptKind::None => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! `tokenconfirm-agent doctor`: what is installed, what is missing, what to do.
+
+use crate::backend::TokenBackend;
+use crate::discovery;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// One finding: ok or not, what was checked, and what to do when not ok.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Finding {
+    /// Passed.
+    pub ok: bool,
+    /// What was checked and what was seen.
+    pub what: String,
+    /// What to do about it, when not ok.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub todo: Option<String>,
+}
+
+fn finding(ok: bool, what: String, todo: Option<&str>) -> Finding {
+    Finding { ok, what, todo: if ok { None } else { todo.map(str::to_owned) } }
+}
+
+fn in_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// Runs every check.
+pub fn run(backend: &TokenBackend, config_path: Option<&Path>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    out.push(finding(
+        true,
+        match config_path {
+            Some(p) => format!("configuration: {}", p.display()),
+            None => format!(
+                "configuration: defaults (no file at {})",
+                crate::config::default_path().map(|p| p.display().to_string()).unwrap_or_else(|| "?".into())
+            ),
+        },
+        None,
+    ));
+    let inv = backend.inventory();
+    if inv.modules.is_empty() {
+        out.push(finding(
+            false,
+            "PKCS#11 modules: none configured or found".into(),
+            Some("install your token's driver (e.g. Debian package opensc for smart cards, the vendor's package for Rutoken/JaCarta/ESMART) or add `modules = [\"/path/to/module.so\"]` to the configuration"),
+        ));
+    }
+    for m in &inv.modules {
+        let path = m.candidate.path.display();
+        match &m.status {
+            Ok(desc) => {
+                out.push(finding(true, format!("module {path} ({}): {desc}", m.candidate.source), None));
+                for t in &m.tokens {
+                    let state = if t.token.pin_locked {
+                        " — PIN LOCKED"
+                    } else if t.token.pin_final_try {
+                        " — PIN final try"
+                    } else if t.token.pin_count_low {
+                        " — PIN count low"
+                    } else {
+                        ""
+                    };
+                    out.push(finding(
+                        !t.token.pin_locked,
+                        format!(
+                            "  token {:?} ({} {}, serial {}){}{}: {} signing certificate(s)",
+                            t.token.label, t.token.manufacturer, t.token.model, t.token.serial,
+                            if t.token.pin_pad { ", PIN pad" } else { "" }, state, t.certificates
+                        ),
+                        Some("unblock the PIN with the PUK (vendor tool) or contact your certification authority"),
+                    ));
+                }
+                if m.tokens.is_empty() {
+                    out.push(finding(true, "  no token present in its slots".into(), None));
+                }
+            }
+            Err(e) => out.push(finding(
+                false,
+                format!("module {path} ({}): {}", m.candidate.source, e.detail),
+                Some("reinstall the driver package, or remove the path from the configuration"),
+            )),
+        }
+    }
+    if inv.any_token() && inv.certificates.is_empty() {
+        out.push(finding(false, "no signing certificate on any token".into(), Some("check that your certificate was written to the token (your certification authority can help)")));
+    }
+    let missing = discovery::missing_vendor_products();
+    if !missing.is_empty() {
+        out.push(finding(true, format!("not installed (only needed for those tokens): {}", missing.join(", ")), None));
+    }
+    let pinentry = in_path("pinentry");
+    out.push(finding(
+        pinentry.is_some(),
+        match &pinentry {
+            Some(p) => format!("pinentry: {}", p.display()),
+            None => "pinentry: not found".into(),
+        },
+        Some("install pinentry-gnome3, pinentry-qt or pinentry-curses — or let the browser extension ask for the PIN"),
+    ));
+    out
+}
+
+/// Renders findings as text lines.
+pub fn render(findings: &[Finding]) -> String {
+    let mut text = String::new();
+    for f in findings {
+        let _ = writeln!(text, "[{}] {}", if f.ok { " ok " } else { "FAIL" }, f.what);
+        if let Some(todo) = &f.todo {
+            let _ = writeln!(text, "       → {todo}");
+        }
+    }
+    text
+}

@@ -1,0 +1,21 @@
+//! tokenconfirm agent: signs confirmation statements with keys on PKCS#11 tokens.
+//!
+//! The binary `tokenconfirm-agent` is both the browser's native-messaging host (see
+//! [`native`]) and a CLI for integrators. Layers, each in its own module:
+//! [`discovery`] finds modules, [`token`] talks PKCS#11, [`certinfo`] reads certificates,
+//! [`pin`] asks for PINs, [`envelope`] builds CMS, [`sign`] ties them together, and
+//! [`backend`] serves the native-messaging commands with them.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backend;
+pub mod certinfo;
+pub mod config;
+pub mod discovery;
+pub mod doctor;
+pub mod envelope;
+pub mod error;
+pub mod native;
+pub mod pin;
+pub mod sign;
+pub mod token;

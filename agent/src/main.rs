@@ -1,0 +1,291 @@
+//! `tokenconfirm-agent`: native-messaging host (when a browser starts it) and integrator CLI.
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokenconfirm_agent::backend::TokenBackend;
+use tokenconfirm_agent::config::{self, Config, PinPromptKind};
+use tokenconfirm_agent::error::AgentError;
+use tokenconfirm_agent::native::{self, host};
+use tokenconfirm_agent::pin::{EnvPin, NoPin, PinSource, PinentryPin, TerminalPin};
+use tokenconfirm_agent::sign::SignRequest;
+use tokenconfirm_agent::{doctor, envelope};
+use tokenconfirm_wire::challenge::Challenge;
+use tokenconfirm_wire::error::ErrorCode;
+use tokenconfirm_wire::native::{CertificateList, Lang};
+use tokenconfirm_wire::origin::Origin;
+
+/// Sign tokenconfirm confirmation statements with a qualified e-signature on a PKCS#11 token.
+///
+/// Started by a browser (its first argument is `chrome-extension://…/`, or Firefox's manifest
+/// path and add-on id) it speaks native messaging on stdin/stdout instead.
+#[derive(Parser)]
+#[command(name = "tokenconfirm-agent", version)]
+struct Cli {
+    /// Configuration file (default: $TOKENCONFIRM_CONFIG, then the XDG config dir's tokenconfirm/agent.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Use only this PKCS#11 module (repeatable); replaces configured and discovered modules.
+    #[arg(long = "module", global = true, value_name = "PATH")]
+    modules: Vec<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List modules, tokens and signing certificates.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a challenge: writes a CMS SignedData (CAdES-BES) envelope.
+    Sign {
+        /// The challenge JSON issued by the server.
+        #[arg(long, value_name = "FILE")]
+        challenge: PathBuf,
+        /// The origin of the site the confirmation is for (must equal the challenge's).
+        #[arg(long, value_name = "URL")]
+        origin: String,
+        /// Certificate: id (or a unique prefix of 6+ characters), CKA_ID in hex, or label.
+        #[arg(long = "cert", value_name = "ID")]
+        cert: Option<String>,
+        /// Read the PIN from this environment variable (automation).
+        #[arg(long, value_name = "VAR")]
+        pin_from_env: Option<String>,
+        /// Write the envelope here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Write base64 instead of DER.
+        #[arg(long)]
+        base64: bool,
+        /// Language of prompts: ru or en.
+        #[arg(long, default_value = "ru", value_parser = parse_lang)]
+        lang: Lang,
+    },
+    /// Check the installation and say what is missing.
+    Doctor {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    match s {
+        "ru" => Ok(Lang::Ru),
+        "en" => Ok(Lang::En),
+        _ => Err("expected ru or en".into()),
+    }
+}
+
+fn init_logging(config: &Config, verbose: u8, default: &str) {
+    let directive = match verbose {
+        0 => std::env::var("TOKENCONFIRM_LOG").ok().or_else(|| config.log_level.clone()).unwrap_or_else(|| default.into()),
+        1 => "info".into(),
+        _ => "debug".into(),
+    };
+    // cryptoki reports every vendor mechanism it cannot name as an error; that is noise here.
+    let directive = if directive.contains("cryptoki") { directive } else { format!("{directive},cryptoki=off") };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directive)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let file = config.log_file.as_ref().and_then(|p| {
+        std::fs::OpenOptions::new().create(true).append(true).open(p).ok()
+    });
+    // Logs never go to stdout: that is the protocol channel in host mode and data in the CLI.
+    let _ = match file {
+        Some(f) => builder.with_ansi(false).with_writer(Arc::new(f)).try_init(),
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if native::launched_by_browser(&args) {
+        return run_host();
+    }
+    let cli = Cli::parse();
+    let (config, config_path) = match config::load(cli.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(&e),
+    };
+    init_logging(&config, cli.verbose, "warn");
+    let backend = TokenBackend { config, command_line_modules: cli.modules };
+    let result = match cli.command {
+        Cmd::List { json } => list(&backend, json),
+        Cmd::Sign { challenge, origin, cert, pin_from_env, out, base64, lang } => {
+            sign(&backend, &challenge, &origin, cert, pin_from_env, out.as_deref(), base64, lang)
+        }
+        Cmd::Doctor { json } => {
+            let findings = doctor::run(&backend, config_path.as_deref());
+            if json {
+                println!("{}", serde_json::to_string_pretty(&findings).unwrap_or_default());
+            } else {
+                print!("{}", doctor::render(&findings));
+            }
+            Ok(if findings.iter().all(|f| f.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+    };
+    result.unwrap_or_else(|e| fail(&e))
+}
+
+fn fail(e: &AgentError) -> ExitCode {
+    eprintln!("tokenconfirm-agent: {e}");
+    eprintln!("  {}", e.code.message_ru());
+    if let Some(details) = &e.details {
+        eprintln!("  details: {details}");
+    }
+    ExitCode::from(e.exit_code())
+}
+
+/// Native-messaging mode: stdin/stdout carry frames, everything else goes to stderr or the log.
+fn run_host() -> ExitCode {
+    let loaded = config::load(None);
+    let config = loaded.as_ref().map(|(c, _)| c.clone()).unwrap_or_default();
+    init_logging(&config, 0, "warn");
+    let backend: Arc<dyn host::Backend> = match loaded {
+        Ok((config, _)) => Arc::new(TokenBackend { config, command_line_modules: Vec::new() }),
+        Err(e) => {
+            tracing::error!("{e}");
+            Arc::new(BrokenConfig(e))
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tokenconfirm-agent: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let exit = runtime.block_on(host::serve(tokio::io::stdin(), tokio::io::stdout(), backend));
+    // Blocking workers (a PIN dialog, a token call) may still run after a cancel; do not wait.
+    runtime.shutdown_background();
+    ExitCode::from(exit.exit_code() as u8)
+}
+
+/// Answers every token command with the configuration error, so the extension can show it.
+struct BrokenConfig(AgentError);
+
+impl host::Backend for BrokenConfig {
+    fn list_certificates(&self) -> tokenconfirm_agent::error::Result<CertificateList> {
+        Err(self.0.clone())
+    }
+    fn sign(&self, _: tokenconfirm_wire::native::SignParams) -> tokenconfirm_agent::error::Result<tokenconfirm_wire::native::SignResult> {
+        Err(self.0.clone())
+    }
+}
+
+fn list(backend: &TokenBackend, json: bool) -> Result<ExitCode, AgentError> {
+    let inv = backend.inventory();
+    if json {
+        let modules: Vec<serde_json::Value> = inv
+            .modules
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "path": m.candidate.path,
+                    "source": m.candidate.source,
+                    "loaded": m.status.is_ok(),
+                    "description": m.status.as_ref().ok(),
+                    "error": m.status.as_ref().err().map(|e| serde_json::json!({"code": e.code, "detail": e.detail})),
+                    "tokens": m.tokens.iter().map(|t| &t.token).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let certificates: Vec<_> = inv.certificates.iter().map(|c| c.describe()).collect();
+        let out = serde_json::json!({"modules": modules, "certificates": certificates, "problems": inv.problems});
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if inv.modules.is_empty() {
+        println!("No PKCS#11 module configured or found. Run `tokenconfirm-agent doctor`.");
+    }
+    for m in &inv.modules {
+        match &m.status {
+            Ok(desc) => println!("module {} ({}): {desc}", m.candidate.path.display(), m.candidate.source),
+            Err(e) => println!("module {} ({}): FAILED — {}", m.candidate.path.display(), m.candidate.source, e.detail),
+        }
+        for t in &m.tokens {
+            println!("  token {:?}: {} certificate(s){}", t.token.label, t.certificates, if t.token.pin_pad { ", PIN pad" } else { "" });
+        }
+    }
+    for c in inv.certificates.iter().map(|c| c.describe()) {
+        println!();
+        println!("certificate {}", c.id);
+        println!("  holder:  {}", c.common_name.as_deref().unwrap_or(&c.subject));
+        if let Some(snils) = &c.snils {
+            println!("  SNILS:   {snils}");
+        }
+        if let Some(inn) = &c.inn {
+            println!("  INN:     {inn}");
+        }
+        println!("  issuer:  {}", c.issuer_common_name.as_deref().unwrap_or(&c.issuer));
+        println!("  valid:   {} – {}", c.not_before, c.not_after);
+        println!("  key:     {} (CKA_ID {}) on token {:?}", c.key_type, c.key_id, c.token.label);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign(
+    backend: &TokenBackend,
+    challenge_path: &Path,
+    origin: &str,
+    cert: Option<String>,
+    pin_from_env: Option<String>,
+    out: Option<&Path>,
+    base64: bool,
+    lang: Lang,
+) -> Result<ExitCode, AgentError> {
+    let bytes = std::fs::read(challenge_path)
+        .map_err(|e| AgentError::new(ErrorCode::Io, format!("{}: {e}", challenge_path.display())))?;
+    let challenge = Challenge::from_json(&bytes)
+        .map_err(|e| AgentError::new(ErrorCode::InvalidChallenge, format!("{}: {e}", challenge_path.display())))?;
+    let origin = Origin::parse(origin).map_err(|e| AgentError::new(ErrorCode::OriginNotAllowed, e.to_string()))?;
+    if out.is_none() && !base64 && std::io::stdout().is_terminal() {
+        return Err(AgentError::new(ErrorCode::Io, "refusing to write binary DER to a terminal: use --out FILE or --base64"));
+    }
+    let pins: Box<dyn PinSource> = match pin_from_env {
+        Some(var) => Box::new(EnvPin(var)),
+        None if std::io::stdin().is_terminal() => Box::new(TerminalPin),
+        None if backend.config.pin_prompt == PinPromptKind::Pinentry => {
+            Box::new(PinentryPin { program: backend.config.pinentry_program.clone() })
+        }
+        None => Box::new(NoPin),
+    };
+    if let Err(e) = tokenconfirm_agent::sign::check_fresh(&challenge, time::OffsetDateTime::now_utc()) {
+        eprintln!("warning: {} — signing anyway for testing; a server will refuse it", e.detail);
+    }
+    let req = SignRequest { challenge, origin, certificate: cert, lang };
+    let signed = backend.sign_with(&req, pins.as_ref())?;
+    let data = if base64 {
+        let mut text = tokenconfirm_wire::b64::std_encode(&signed.envelope).into_bytes();
+        text.push(b'\n');
+        text
+    } else {
+        signed.envelope.clone()
+    };
+    let write_err = |e: std::io::Error| AgentError::new(ErrorCode::Io, e.to_string());
+    match out {
+        Some(path) => std::fs::write(path, &data).map_err(write_err)?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&data).and_then(|_| stdout.flush()).map_err(write_err)?;
+        }
+    }
+    debug_assert_eq!(envelope::encapsulated_content(&signed.envelope).as_deref(), Some(signed.statement.as_slice()));
+    eprintln!("signed with certificate {}", signed.certificate_id);
+    eprintln!("statement: {}", String::from_utf8_lossy(&signed.statement));
+    let shown = out.map(|p| p.display().to_string()).unwrap_or_else(|| "ENVELOPE".into());
+    let inform = if base64 { "-inform PEM (wrap the base64 in BEGIN/END CMS lines) or decode it first" } else { "-inform DER" };
+    eprintln!("verify with OpenSSL: openssl cms -verify {inform} -in {shown} -CAfile ROOT_CA.pem -purpose any -out statement.json");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,228 @@
+//! Signing a confirmation: challenge checks, statement, login, token signature, self-check,
+//! envelope. Blocking (PKCS#11 and PIN prompts block); the native host runs it on a worker.
+
+use crate::certinfo::{hex, CertInfo};
+use crate::config::RsaScheme;
+use crate::envelope::{self, Parts};
+use crate::error::{AgentError, Result};
+use crate::pin::{PinContext, PinSource};
+use crate::token::inventory::{Inventory, TokenCertificate};
+use crate::token::{login, mechanism, token_error};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+use time::OffsetDateTime;
+use tokenconfirm_wire::challenge::{Challenge, ChallengeError};
+use tokenconfirm_wire::error::ErrorCode;
+use tokenconfirm_wire::native::{Lang, SignResult};
+use tokenconfirm_wire::origin::Origin;
+use tokenconfirm_wire::statement::Statement;
+
+/// Clock difference tolerated between the agent and the server.
+pub const CLOCK_SKEW: time::Duration = time::Duration::minutes(2);
+
+/// What to sign and with which certificate.
+#[derive(Debug, Clone)]
+pub struct SignRequest {
+    /// The server's challenge.
+    pub challenge: Challenge,
+    /// The requesting origin as the browser reported it (or as the CLI user stated it).
+    pub origin: Origin,
+    /// Certificate selector (see [`Inventory::select`]); `None` = the only one.
+    pub certificate: Option<String>,
+    /// Dialog language.
+    pub lang: Lang,
+}
+
+/// A produced envelope.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The CMS ContentInfo DER.
+    pub envelope: Vec<u8>,
+    /// The statement bytes that were signed.
+    pub statement: Vec<u8>,
+    /// The certificate's id.
+    pub certificate_id: String,
+}
+
+impl Signed {
+    /// The `sign` reply.
+    pub fn to_result(&self) -> SignResult {
+        SignResult {
+            envelope: tokenconfirm_wire::b64::std_encode(&self.envelope),
+            statement: String::from_utf8_lossy(&self.statement).into_owned(),
+            certificate_id: self.certificate_id.clone(),
+        }
+    }
+}
+
+/// Checks the request before any token is touched: the challenge is well-formed and names
+/// the origin the request comes from (a phishing page relaying a real challenge stops here).
+pub fn check_request(req: &SignRequest) -> Result<()> {
+    req.challenge
+        .check_shape()
+        .map_err(|e| AgentError::new(ErrorCode::InvalidChallenge, e.to_string()))?;
+    if req.challenge.origin != req.origin {
+        return Err(AgentError::new(
+            ErrorCode::OriginMismatch,
+            format!("page origin {} but the challenge is for {}", req.origin, req.challenge.origin),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that the challenge is fresh at `now` (within [`CLOCK_SKEW`]). The server is the
+/// authority on freshness; the browser path checks too so that nobody types a PIN for a
+/// challenge the server will refuse.
+pub fn check_fresh(challenge: &Challenge, now: OffsetDateTime) -> Result<()> {
+    challenge.check_time(now, CLOCK_SKEW).map_err(|e| match e {
+        ChallengeError::Expired(_) => AgentError::new(ErrorCode::ChallengeExpired, e.to_string()),
+        other => AgentError::new(ErrorCode::InvalidChallenge, other.to_string()),
+    })
+}
+
+/// Signs `req` with a certificate from `inventory`, asking `pins` for the PIN.
+pub fn sign(
+    inventory: &Inventory,
+    req: &SignRequest,
+    pins: &dyn PinSource,
+    rsa: RsaScheme,
+    now: OffsetDateTime,
+) -> Result<Signed> {
+    check_request(req)?;
+    let cert = inventory.select(req.certificate.as_deref())?;
+    let offered = cert.module.ctx.get_mechanism_list(cert.slot).unwrap_or_default();
+    let plan = mechanism::choose(&cert.info.key, &offered, rsa)?;
+
+    let statement = Statement::new(req.challenge.clone(), req.origin.clone(), &cert.info.der).to_canonical_bytes();
+    let attrs = envelope::signed_attributes(&statement, &cert.info, plan.digest, now)?;
+    let to_be_signed = envelope::to_be_signed(&attrs)?;
+
+    let session = cert
+        .module
+        .ctx
+        .open_ro_session(cert.slot)
+        .map_err(|e| token_error("C_OpenSession", e))?;
+    let context = pin_context(req, cert);
+    login::login(&cert.module, cert.slot, &session, pins, context.clone(), false)?;
+    let signed = sign_logged_in(&session, cert, &plan, &to_be_signed, pins, context);
+    // Always log out, whatever happened: the next signature needs the PIN again.
+    if let Err(e) = session.logout() {
+        tracing::debug!("C_Logout: {e}");
+    }
+    let signature = signed?;
+    plan.self_check(&cert.info, &to_be_signed, &signature)?;
+
+    let chain: Vec<CertInfo> = envelope::chain_for(&cert.info, &inventory.authorities).into_iter().cloned().collect();
+    let envelope = envelope::assemble(Parts {
+        content: &statement,
+        signer: &cert.info,
+        chain: &chain,
+        signed_attrs: attrs,
+        digest: plan.digest,
+        signature_algorithm: plan.signature_algorithm()?,
+        signature,
+    })?;
+    tracing::info!(certificate = %cert.id, origin = %req.origin, "signed confirmation statement");
+    Ok(Signed { envelope, statement, certificate_id: cert.id.clone() })
+}
+
+fn sign_logged_in(
+    session: &Session,
+    cert: &TokenCertificate,
+    plan: &mechanism::Plan,
+    to_be_signed: &[u8],
+    pins: &dyn PinSource,
+    context: PinContext,
+) -> Result<Vec<u8>> {
+    let key = find_private_key(session, cert)?;
+    let (mechanism, input) = plan.token_input(to_be_signed);
+    let always_auth = session
+        .get_attributes(key, &[AttributeType::AlwaysAuthenticate])
+        .ok()
+        .into_iter()
+        .flatten()
+        .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
+    let raw = if always_auth {
+        // C_SignInit, then the context-specific login, then the data (PKCS#11 §5.1).
+        session.sign_init(&mechanism, key).map_err(|e| token_error("C_SignInit", e))?;
+        login::login(&cert.module, cert.slot, session, pins, context, true)?;
+        session.sign_update(&input).map_err(|e| token_error("C_SignUpdate", e))?;
+        session.sign_final().map_err(|e| token_error("C_SignFinal", e))?
+    } else {
+        session.sign(&mechanism, key, &input).map_err(|e| token_error("C_Sign", e))?
+    };
+    plan.finish(&cert.info.key, raw)
+}
+
+/// Finds the private key of `cert`: by CKA_ID first, then by public key (RSA modulus or
+/// CKA_PUBLIC_KEY_INFO on the private key, or a public-key object with matching key whose
+/// CKA_ID then names the private key).
+pub fn find_private_key(session: &Session, cert: &TokenCertificate) -> Result<ObjectHandle> {
+    let find = |template: &[Attribute]| session.find_objects(template).map_err(|e| token_error("C_FindObjects", e));
+    if !cert.key_id.is_empty() {
+        let by_id = find(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(cert.key_id.clone())])?;
+        if let [only] = by_id.as_slice() {
+            return Ok(*only);
+        }
+    }
+    let spki = cert.info.spki_der();
+    let modulus = crate::certinfo::rsa_modulus(cert.info.public_key_bytes());
+    for key in find(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])? {
+        let attrs = session
+            .get_attributes(key, &[AttributeType::Modulus, AttributeType::PublicKeyInfo])
+            .unwrap_or_default();
+        let matches = attrs.iter().any(|a| match a {
+            Attribute::Modulus(m) => modulus.as_deref().is_some_and(|n| strip_zeros(m) == strip_zeros(n)),
+            Attribute::PublicKeyInfo(info) => !info.is_empty() && *info == spki,
+            _ => false,
+        });
+        if matches {
+            return Ok(key);
+        }
+    }
+    let ec_point = der::asn1::OctetString::new(cert.info.public_key_bytes()).ok().and_then(|o| der::Encode::to_der(&o).ok());
+    for public in find(&[Attribute::Class(ObjectClass::PUBLIC_KEY)])? {
+        let attrs = session
+            .get_attributes(public, &[AttributeType::EcPoint, AttributeType::Modulus, AttributeType::Id])
+            .unwrap_or_default();
+        let same_key = attrs.iter().any(|a| match a {
+            Attribute::EcPoint(p) => ec_point.as_deref() == Some(p.as_slice()) || p.as_slice() == cert.info.public_key_bytes(),
+            Attribute::Modulus(m) => modulus.as_deref().is_some_and(|n| strip_zeros(m) == strip_zeros(n)),
+            _ => false,
+        });
+        let id = attrs.iter().find_map(|a| match a {
+            Attribute::Id(id) if !id.is_empty() => Some(id.clone()),
+            _ => None,
+        });
+        if let (true, Some(id)) = (same_key, id) {
+            if let [only] = find(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(id)])?.as_slice() {
+                return Ok(*only);
+            }
+        }
+    }
+    Err(AgentError::new(
+        ErrorCode::KeyNotFound,
+        format!("no private key with CKA_ID {} or the certificate's public key", hex(&cert.key_id)),
+    ))
+}
+
+fn strip_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+fn pin_context(req: &SignRequest, cert: &TokenCertificate) -> PinContext {
+    let d = cert.describe();
+    PinContext {
+        origin: req.origin.to_string(),
+        purpose: req.challenge.purpose.as_str().to_owned(),
+        account: req.challenge.account.clone(),
+        holder: d.common_name.unwrap_or(d.subject),
+        issuer: d.issuer_common_name.unwrap_or(d.issuer),
+        validity: format!("{} – {}", d.not_before, d.not_after),
+        token: d.token.label,
+        count_low: d.token.pin_count_low,
+        final_try: d.token.pin_final_try,
+        lang: req.lang,
+    }
+}

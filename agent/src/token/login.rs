@@ -1,0 +1,58 @@
+//! Logging in to a token: PIN, PIN pad (protected authentication path) or context-specific.
+//!
+//! Never retries a PIN by itself: one PIN from the source, one C_Login, and a wrong PIN is
+//! reported with what the token says about the retries left.
+
+use super::inventory::describe_token;
+use super::module::Module;
+use crate::error::{AgentError, Result};
+use crate::pin::{PinContext, PinSource};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use serde_json::json;
+use tokenconfirm_wire::error::ErrorCode;
+
+/// Logs the user in on `session` (or, with `context_specific`, re-authenticates for one
+/// operation on an always-authenticate key).
+pub fn login(
+    module: &Module,
+    slot: Slot,
+    session: &Session,
+    pins: &dyn PinSource,
+    mut context: PinContext,
+    context_specific: bool,
+) -> Result<()> {
+    let token = describe_token(module, slot)?;
+    if token.pin_locked {
+        return Err(AgentError::new(ErrorCode::PinLocked, format!("token {:?}", token.label)));
+    }
+    let user = if context_specific { UserType::ContextSpecific } else { UserType::User };
+    let outcome = if token.pin_pad {
+        tracing::info!(token = %token.label, "logging in through the PIN pad");
+        session.login(user, None)
+    } else {
+        context.count_low = token.pin_count_low;
+        context.final_try = token.pin_final_try;
+        let pin = pins.pin(&context)?;
+        session.login(user, Some(&pin))
+    };
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) if !context_specific => Ok(()),
+        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(wrong_pin(module, slot)),
+        Err(e) => Err(super::token_error("C_Login", e)),
+    }
+}
+
+/// A wrong PIN: re-reads the token flags so the reply says how close the PIN is to blocking.
+fn wrong_pin(module: &Module, slot: Slot) -> AgentError {
+    match describe_token(module, slot) {
+        Ok(t) if t.pin_locked => AgentError::new(ErrorCode::PinLocked, "the wrong PIN blocked the token"),
+        Ok(t) => AgentError::new(ErrorCode::PinIncorrect, format!("token {:?}", t.label)).with_details(json!({
+            "pinCountLow": t.pin_count_low,
+            "pinFinalTry": t.pin_final_try,
+        })),
+        Err(_) => AgentError::new(ErrorCode::PinIncorrect, "retry information unavailable"),
+    }
+}

@@ -1,0 +1,442 @@
+//! Native-messaging messages between the extension and the agent (`docs/protocol.md`).
+//!
+//! Framing (4-byte native-endian length + UTF-8 JSON) lives in the agent; this module defines
+//! what the JSON says. Requests are parsed in two steps so that a reply can always echo the
+//! request's `id`, even when the rest of the request is unusable.
+
+use crate::challenge::Challenge;
+use crate::error::ErrorCode;
+use crate::origin::Origin;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// Largest frame either side may send, in bytes (Chrome's limit for host → browser messages).
+pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+/// Longest accepted string request id.
+pub const MAX_ID_CHARS: usize = 64;
+
+/// A request id: a short string or an integer, echoed in the reply.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestId {
+    /// Integer id.
+    Number(i64),
+    /// String id of at most [`MAX_ID_CHARS`] characters.
+    Text(String),
+}
+
+impl RequestId {
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Number(n) => n.as_i64().map(RequestId::Number),
+            Value::String(s) if !s.is_empty() && s.chars().count() <= MAX_ID_CHARS => {
+                Some(RequestId::Text(s.clone()))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestId::Number(n) => write!(f, "{n}"),
+            RequestId::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A PIN in transit. Zeroized on drop; `Debug` never shows it.
+#[derive(Clone)]
+pub struct PinText(Zeroizing<String>);
+
+impl<'de> Deserialize<'de> for PinText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(PinText::new)
+    }
+}
+
+impl PinText {
+    /// Wraps a PIN.
+    pub fn new(pin: String) -> Self {
+        PinText(Zeroizing::new(pin))
+    }
+
+    /// The PIN, for handing to the token.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PinText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PinText(<redacted>)")
+    }
+}
+
+/// Language for messages shown by the agent itself (pinentry dialog).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// Russian (default).
+    #[default]
+    Ru,
+    /// English.
+    En,
+}
+
+/// Parameters of `sign`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignParams {
+    /// The server's challenge, unchanged.
+    pub challenge: Challenge,
+    /// The requesting page's origin as the browser reported it (`sender.origin`).
+    pub origin: Origin,
+    /// The certificate to sign with: an id from `list-certificates`.
+    pub certificate_id: String,
+    /// The PIN typed in the extension's confirmation window; absent → the agent asks by itself
+    /// (pinentry) or the token has a PIN pad.
+    #[serde(default)]
+    pub pin: Option<PinText>,
+    /// Language of any dialog the agent shows.
+    #[serde(default)]
+    pub lang: Lang,
+}
+
+/// A command from the extension.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Command {
+    /// Version and capability handshake.
+    Hello {
+        /// The extension's version, for diagnostics.
+        #[serde(default, rename = "extensionVersion")]
+        extension_version: Option<String>,
+    },
+    /// Enumerate signing certificates on all tokens.
+    ListCertificates {},
+    /// Sign a statement for a challenge.
+    Sign(SignParams),
+    /// Cancel the pending request with id `target`.
+    Cancel {
+        /// The request to cancel.
+        target: RequestId,
+    },
+}
+
+impl Command {
+    /// The command's wire name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Hello { .. } => "hello",
+            Command::ListCertificates {} => "list-certificates",
+            Command::Sign(_) => "sign",
+            Command::Cancel { .. } => "cancel",
+        }
+    }
+}
+
+/// Command names this protocol version defines.
+pub const COMMANDS: [&str; 4] = ["hello", "list-certificates", "sign", "cancel"];
+
+/// A request that could not be parsed, with the id when one was readable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    /// The request id, when the frame contained a usable one.
+    pub id: Option<RequestId>,
+    /// What was wrong.
+    pub code: ErrorCode,
+    /// Technical detail (English), e.g. the serde message.
+    pub detail: String,
+}
+
+/// A parsed request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The id to echo.
+    pub id: RequestId,
+    /// What to do.
+    pub command: Command,
+}
+
+impl Request {
+    /// Parses one frame body. The PIN, if any, ends up in a zeroizing [`PinText`]; the caller
+    /// should zeroize `body` afterwards.
+    pub fn parse(body: &[u8]) -> Result<Request, RequestError> {
+        let fail = |id: Option<RequestId>, code, detail: String| RequestError { id, code, detail };
+        let text = std::str::from_utf8(body)
+            .map_err(|e| fail(None, ErrorCode::InvalidUtf8, e.to_string()))?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| fail(None, ErrorCode::InvalidJson, e.to_string()))?;
+        let Value::Object(mut map) = value else {
+            return Err(fail(None, ErrorCode::InvalidJson, "not a JSON object".into()));
+        };
+        let id = map
+            .remove("id")
+            .as_ref()
+            .and_then(RequestId::from_value)
+            .ok_or_else(|| fail(None, ErrorCode::InvalidId, "missing or invalid id".into()))?;
+        let name = match map.get("command") {
+            Some(Value::String(name)) => name.clone(),
+            _ => {
+                return Err(fail(Some(id), ErrorCode::InvalidRequest, "missing command".into()))
+            }
+        };
+        if !COMMANDS.contains(&name.as_str()) {
+            return Err(fail(Some(id), ErrorCode::UnknownCommand, format!("unknown command {name:?}")));
+        }
+        if name == "sign" {
+            let challenge = map.get("challenge").cloned().unwrap_or(Value::Null);
+            let checked = Challenge::deserialize(challenge)
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.check_shape().map_err(|e| e.to_string()));
+            if let Err(detail) = checked {
+                return Err(fail(Some(id), ErrorCode::InvalidChallenge, detail));
+            }
+        }
+        match Command::deserialize(Value::Object(std::mem::take(&mut map))) {
+            Ok(command) => Ok(Request { id, command }),
+            Err(e) => Err(fail(Some(id), ErrorCode::InvalidRequest, e.to_string())),
+        }
+    }
+}
+
+/// The error object of a failed reply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// Messages for the citizen.
+    pub message: Messages,
+    /// Whether trying again in the same dialog can help.
+    pub retriable: bool,
+    /// Machine-readable details (e.g. PIN retry flags); absent when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+/// A message in both languages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Messages {
+    /// English.
+    pub en: String,
+    /// Russian.
+    pub ru: String,
+}
+
+impl ErrorBody {
+    /// The standard body for `code`, with optional technical detail appended to both messages
+    /// and optional machine-readable details.
+    pub fn new(code: ErrorCode, detail: Option<&str>, details: Option<Value>) -> Self {
+        let with = |base: &str| match detail {
+            Some(d) if !d.is_empty() => format!("{base} ({d})"),
+            _ => base.to_owned(),
+        };
+        ErrorBody {
+            code,
+            message: Messages { en: with(code.message_en()), ru: with(code.message_ru()) },
+            retriable: code.retriable(),
+            details,
+        }
+    }
+}
+
+/// A reply frame: `{"id":…,"ok":true,"result":…}` or `{"id":…,"ok":false,"error":…}`.
+/// `id` is `null` when the request had no readable id.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reply {
+    /// The request's id.
+    pub id: Option<RequestId>,
+    /// Success flag.
+    pub ok: bool,
+    /// The result on success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// The error on failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+impl Reply {
+    /// A success reply.
+    pub fn success(id: RequestId, result: Value) -> Self {
+        Reply { id: Some(id), ok: true, result: Some(result), error: None }
+    }
+
+    /// A failure reply.
+    pub fn failure(id: Option<RequestId>, error: ErrorBody) -> Self {
+        Reply { id, ok: false, result: None, error: Some(error) }
+    }
+}
+
+/// Result of `hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelloResult {
+    /// Always `tokenconfirm-agent`.
+    pub agent: String,
+    /// The agent's version (semver).
+    pub version: String,
+    /// Protocol version, [`crate::PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// Commands and features, e.g. `sign`, `pin-in-request`, `pinentry`.
+    pub capabilities: Vec<String>,
+}
+
+/// The token a certificate lives on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenDescription {
+    /// CKA token label.
+    pub label: String,
+    /// Token manufacturer.
+    pub manufacturer: String,
+    /// Token model.
+    pub model: String,
+    /// Token serial number.
+    pub serial: String,
+    /// The PKCS#11 module path the token was found through.
+    pub module: String,
+    /// The reader has a PIN pad (CKF_PROTECTED_AUTHENTICATION_PATH): the PIN is entered there.
+    pub pin_pad: bool,
+    /// CKF_USER_PIN_COUNT_LOW: a wrong PIN was entered since the last successful login.
+    pub pin_count_low: bool,
+    /// CKF_USER_PIN_FINAL_TRY: one more wrong PIN blocks it.
+    pub pin_final_try: bool,
+    /// CKF_USER_PIN_LOCKED.
+    pub pin_locked: bool,
+    /// Minimum PIN length the token accepts.
+    pub min_pin_length: u64,
+    /// Maximum PIN length the token accepts.
+    pub max_pin_length: u64,
+}
+
+/// A signing certificate found on a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateDescription {
+    /// Stable id: SHA-256 of the certificate DER, base64url (= the statement's hash).
+    pub id: String,
+    /// Subject common name (full name for qualified certificates).
+    pub common_name: Option<String>,
+    /// Surname (2.5.4.4).
+    pub surname: Option<String>,
+    /// Given name and patronymic (2.5.4.42).
+    pub given_name: Option<String>,
+    /// SNILS (1.2.643.100.3).
+    pub snils: Option<String>,
+    /// Personal INN (1.2.643.3.131.1.1).
+    pub inn: Option<String>,
+    /// Organization (2.5.4.10), when the certificate names one.
+    pub organization: Option<String>,
+    /// The whole subject name, RFC 4514 style.
+    pub subject: String,
+    /// The issuer name, RFC 4514 style.
+    pub issuer: String,
+    /// Issuer common name, for short display.
+    pub issuer_common_name: Option<String>,
+    /// Serial number, hex.
+    pub serial_number: String,
+    /// Validity start.
+    pub not_before: String,
+    /// Validity end.
+    pub not_after: String,
+    /// e.g. `ec-p256`, `rsa-2048`.
+    pub key_type: String,
+    /// The PKCS#11 CKA_ID of the certificate/key pair, hex.
+    pub key_id: String,
+    /// The token holding the key.
+    pub token: TokenDescription,
+    /// The certificate, DER in standard base64.
+    pub certificate: String,
+}
+
+/// A module or token that could not be used, reported beside the certificates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// The module path (or token label) concerned.
+    pub source: String,
+    /// Stable code.
+    pub code: ErrorCode,
+    /// Technical detail.
+    pub detail: String,
+}
+
+/// Result of `list-certificates`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateList {
+    /// Certificates with a private key, in module/slot order.
+    pub certificates: Vec<CertificateDescription>,
+    /// Modules that failed to load, tokens that could not be read.
+    pub problems: Vec<Problem>,
+}
+
+/// Result of `sign`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignResult {
+    /// CMS SignedData (CAdES-BES) with the statement attached, DER in standard base64.
+    pub envelope: String,
+    /// The signed statement bytes (canonical JSON) as text, for display and logging.
+    pub statement: String,
+    /// The id of the certificate used.
+    pub certificate_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hello_and_echoes_ids() {
+        let r = Request::parse(br#"{"id":"a1","command":"hello"}"#).unwrap();
+        assert_eq!(r.id, RequestId::Text("a1".into()));
+        assert!(matches!(r.command, Command::Hello { extension_version: None }));
+        let r = Request::parse(br#"{"id":7,"command":"cancel","target":"a1"}"#).unwrap();
+        assert_eq!(r.id, RequestId::Number(7));
+    }
+
+    #[test]
+    fn classifies_bad_requests() {
+        let code = |b: &[u8]| Request::parse(b).unwrap_err().code;
+        assert_eq!(code(b"\xff\xfe"), ErrorCode::InvalidUtf8);
+        assert_eq!(code(b"{"), ErrorCode::InvalidJson);
+        assert_eq!(code(b"[1]"), ErrorCode::InvalidJson);
+        assert_eq!(code(br#"{"command":"hello"}"#), ErrorCode::InvalidId);
+        assert_eq!(code(br#"{"id":{},"command":"hello"}"#), ErrorCode::InvalidId);
+        assert_eq!(code(br#"{"id":1}"#), ErrorCode::InvalidRequest);
+        assert_eq!(code(br#"{"id":1,"command":"format-disk"}"#), ErrorCode::UnknownCommand);
+        assert_eq!(code(br#"{"id":1,"command":"hello","x":1}"#), ErrorCode::InvalidRequest);
+        let err = Request::parse(br#"{"id":"z","command":"sign","origin":"https://a.b","certificateId":"x","challenge":{"version":1}}"#).unwrap_err();
+        assert_eq!(err.id, Some(RequestId::Text("z".into())));
+        assert_eq!(err.code, ErrorCode::InvalidChallenge);
+    }
+
+    #[test]
+    fn pin_is_redacted_in_debug() {
+        let body = format!(
+            r#"{{"id":1,"command":"sign","origin":"https://portal.example","certificateId":"x","pin":"4242","challenge":{}}}"#,
+            crate::challenge::tests::sample()
+        );
+        let r = Request::parse(body.as_bytes()).unwrap();
+        let dbg = format!("{r:?}");
+        assert!(!dbg.contains("4242"), "{dbg}");
+        let Command::Sign(p) = r.command else { panic!() };
+        assert_eq!(p.pin.unwrap().expose(), "4242");
+    }
+
+    #[test]
+    fn replies_serialize_as_documented() {
+        let ok = Reply::success(RequestId::Number(1), serde_json::json!({"a":1}));
+        assert_eq!(serde_json::to_string(&ok).unwrap(), r#"{"id":1,"ok":true,"result":{"a":1}}"#);
+        let err = Reply::failure(None, ErrorBody::new(ErrorCode::InvalidJson, None, None));
+        let text = serde_json::to_string(&err).unwrap();
+        assert!(text.starts_with(r#"{"id":null,"ok":false,"error":{"code":"invalid-json","message":{"en":"#), "{text}");
+    }
+}
