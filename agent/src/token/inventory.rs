@@ -183,11 +183,11 @@ impl Inventory {
         ids.dedup();
         match (matches.first(), ids.len()) {
             (Some(first), 1) => Ok(first),
+            (None, _) if !self.any_token() => Err(AgentError::new(ErrorCode::NoToken, self.problem_summary())),
             (None, _) if selector.is_some() => Err(AgentError::new(
                 ErrorCode::CertificateNotFound,
                 format!("no signing certificate matches {:?}", selector.unwrap_or_default()),
             )),
-            (None, _) if !self.any_token() => Err(AgentError::new(ErrorCode::NoToken, self.problem_summary())),
             (None, _) => Err(AgentError::new(ErrorCode::NoCertificate, "tokens are present but hold no signing certificate")),
             _ => Err(AgentError::new(
                 ErrorCode::CertificateAmbiguous,
