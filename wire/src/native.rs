@@ -189,6 +189,11 @@ impl Request {
             return Err(fail(Some(id), ErrorCode::UnknownCommand, format!("unknown command {name:?}")));
         }
         if name == "sign" {
+            if let Some(Value::String(origin)) = map.get("origin") {
+                if let Err(e @ crate::origin::OriginError::NotSecure(_)) = Origin::parse(origin) {
+                    return Err(fail(Some(id), ErrorCode::OriginNotAllowed, e.to_string()));
+                }
+            }
             let challenge = map.get("challenge").cloned().unwrap_or(Value::Null);
             let checked = Challenge::deserialize(challenge)
                 .map_err(|e| e.to_string())
@@ -413,6 +418,8 @@ mod tests {
         assert_eq!(code(br#"{"id":1}"#), ErrorCode::InvalidRequest);
         assert_eq!(code(br#"{"id":1,"command":"format-disk"}"#), ErrorCode::UnknownCommand);
         assert_eq!(code(br#"{"id":1,"command":"hello","x":1}"#), ErrorCode::InvalidRequest);
+        let insecure = br#"{"id":1,"command":"sign","origin":"http://a.b","certificateId":"x","challenge":{}}"#;
+        assert_eq!(code(insecure), ErrorCode::OriginNotAllowed);
         let err = Request::parse(br#"{"id":"z","command":"sign","origin":"https://a.b","certificateId":"x","challenge":{"version":1}}"#).unwrap_err();
         assert_eq!(err.id, Some(RequestId::Text("z".into())));
         assert_eq!(err.code, ErrorCode::InvalidChallenge);

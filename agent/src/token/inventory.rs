@@ -131,6 +131,10 @@ impl Inventory {
                 }
             };
             for slot in slots {
+                // Empty slots (SoftHSM's spare slot, a blank card) are not tokens to use.
+                if module.ctx.get_token_info(slot).is_ok_and(|t| !t.token_initialized()) {
+                    continue;
+                }
                 match read_token(&module, slot) {
                     Ok((token, certs, authorities)) => {
                         report.tokens.push(TokenReport { token, certificates: certs.len() });
@@ -183,6 +187,9 @@ impl Inventory {
         ids.dedup();
         match (matches.first(), ids.len()) {
             (Some(first), 1) => Ok(first),
+            (None, _) if !self.modules.is_empty() && self.modules.iter().all(|m| m.status.is_err()) => {
+                Err(AgentError::new(ErrorCode::ModuleLoadFailed, self.problem_summary()))
+            }
             (None, _) if !self.any_token() => Err(AgentError::new(ErrorCode::NoToken, self.problem_summary())),
             (None, _) if selector.is_some() => Err(AgentError::new(
                 ErrorCode::CertificateNotFound,
@@ -201,7 +208,11 @@ impl Inventory {
             return "no PKCS#11 module configured or found".into();
         }
         let loaded = self.modules.iter().filter(|m| m.status.is_ok()).count();
-        format!("{loaded} of {} module(s) loaded, no token present", self.modules.len())
+        let mut text = format!("{loaded} of {} module(s) loaded, no token present", self.modules.len());
+        for p in &self.problems {
+            text.push_str(&format!("; {}: {}", p.source, p.detail));
+        }
+        text
     }
 }
 

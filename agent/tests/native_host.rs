@@ -1,0 +1,216 @@
+//! The agent as a browser starts it: real process, frames on stdin/stdout, real SoftHSM.
+
+mod common;
+
+use common::{challenge_at, fixture, fresh_challenge, openssl_verify, serial, Fixture};
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+const ORIGIN: &str = "https://portal.example";
+
+struct Host {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: ChildStdout,
+}
+
+fn config(f: &Fixture, pin_prompt: &str) -> std::path::PathBuf {
+    let path = f.dir.path().join(format!("agent-{pin_prompt}.toml"));
+    let text = format!("modules = [{:?}]\ndiscover = false\npin_prompt = {pin_prompt:?}\n", f.module());
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Starts the host as Chromium does (first argument: the caller origin).
+fn start(f: &Fixture, args: &[&str]) -> Host {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokenconfirm-agent"))
+        .args(args)
+        .env("SOFTHSM2_CONF", f.softhsm_conf())
+        .env("TOKENCONFIRM_CONFIG", config(f, "none"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().unwrap();
+    Host { child, stdin, stdout }
+}
+
+fn chrome(f: &Fixture) -> Host {
+    start(f, &["chrome-extension://kgnbgkhkpnbnfhcnnmiegdekmgjbhdcg/"])
+}
+
+impl Host {
+    fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+    fn send(&mut self, v: &Value) {
+        let body = serde_json::to_vec(v).unwrap();
+        let mut frame = (body.len() as u32).to_ne_bytes().to_vec();
+        frame.extend(body);
+        self.send_raw(&frame);
+    }
+    fn recv(&mut self) -> Value {
+        let mut len = [0u8; 4];
+        self.stdout.read_exact(&mut len).expect("reply length");
+        let mut body = vec![0u8; u32::from_ne_bytes(len) as usize];
+        self.stdout.read_exact(&mut body).expect("reply body");
+        serde_json::from_slice(&body).expect("reply is JSON")
+    }
+    fn call(&mut self, v: Value) -> Value {
+        self.send(&v);
+        self.recv()
+    }
+    /// Closes stdin; returns the exit code and anything left on stdout (must be nothing).
+    fn finish(mut self) -> (i32, Vec<u8>) {
+        drop(self.stdin.take());
+        let mut rest = Vec::new();
+        self.stdout.read_to_end(&mut rest).unwrap();
+        let status = self.child.wait().unwrap();
+        (status.code().unwrap_or(-1), rest)
+    }
+}
+
+fn sign_request(id: &str, challenge: &str, origin: &str, cert: &str, pin: Option<&str>) -> Value {
+    let mut v = json!({
+        "id": id, "command": "sign", "origin": origin, "certificateId": cert,
+        "challenge": serde_json::from_str::<Value>(challenge).unwrap(),
+    });
+    if let Some(pin) = pin {
+        v["pin"] = json!(pin);
+    }
+    v
+}
+
+#[test]
+fn hello_list_and_sign_through_native_messaging() {
+    let _g = serial();
+    let f = fixture();
+    let mut host = chrome(f);
+    let hello = host.call(json!({"id": 1, "command": "hello", "extensionVersion": "0.1.0"}));
+    assert_eq!(hello["id"], 1);
+    assert_eq!(hello["ok"], true);
+    assert_eq!(hello["result"]["agent"], "tokenconfirm-agent");
+    assert_eq!(hello["result"]["protocol"], 1);
+
+    let list = host.call(json!({"id": "l", "command": "list-certificates"}));
+    let certs = list["result"]["certificates"].as_array().expect("certificates");
+    assert_eq!(certs.len(), 2);
+    let ec = certs.iter().find(|c| c["keyType"] == "ec-p256").unwrap();
+    let id = ec["id"].as_str().unwrap();
+    assert_eq!(ec["snils"], "11223344595");
+
+    let reply = host.call(sign_request("s", &fresh_challenge(ORIGIN), ORIGIN, id, Some("123456")));
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(reply["result"]["certificateId"], id);
+    let der = tokenconfirm_wire::b64::std_decode(reply["result"]["envelope"].as_str().unwrap()).unwrap();
+    let content = openssl_verify(f, &der);
+    assert_eq!(content, reply["result"]["statement"].as_str().unwrap().as_bytes());
+
+    let (code, rest) = host.finish();
+    assert_eq!(code, 0, "clean exit on EOF");
+    assert!(rest.is_empty(), "nothing but frames on stdout");
+}
+
+#[test]
+fn sign_refusals_carry_stable_codes() {
+    let _g = serial();
+    let f = fixture();
+    let mut host = chrome(f);
+    let challenge = fresh_challenge(ORIGIN);
+    let wrong = host.call(sign_request("a", &challenge, ORIGIN, "01", Some("111111")));
+    assert_eq!(wrong["error"]["code"], "pin-incorrect", "{wrong}");
+    assert_eq!(wrong["error"]["retriable"], true);
+    assert_eq!(wrong["error"]["message"]["ru"].as_str().map(|s| s.starts_with("Неверный PIN-код")), Some(true));
+    assert!(wrong["error"]["details"]["pinFinalTry"].is_boolean());
+    let no_pin = host.call(sign_request("b", &challenge, ORIGIN, "01", None));
+    assert_eq!(no_pin["error"]["code"], "pin-required", "{no_pin}");
+    let phishing = host.call(sign_request("c", &challenge, "https://gosuslugi.example.evil", "01", Some("123456")));
+    assert_eq!(phishing["error"]["code"], "origin-mismatch", "{phishing}");
+    let old = challenge_at(ORIGIN, time::OffsetDateTime::now_utc() - time::Duration::minutes(20));
+    let expired = host.call(sign_request("d", &old, ORIGIN, "01", Some("123456")));
+    assert_eq!(expired["error"]["code"], "challenge-expired", "{expired}");
+    let unknown = host.call(sign_request("e", &challenge, ORIGIN, "no-such-certificate", Some("123456")));
+    assert_eq!(unknown["error"]["code"], "certificate-not-found", "{unknown}");
+    let insecure = host.call(sign_request("f", &challenge, "http://portal.example", "01", Some("123456")));
+    assert_eq!(insecure["error"]["code"], "origin-not-allowed", "{insecure}");
+    assert_eq!(host.finish().0, 0);
+}
+
+#[test]
+fn firefox_style_launch_is_recognized() {
+    let _g = serial();
+    let f = fixture();
+    let mut host = start(f, &["/home/u/.mozilla/native-messaging-hosts/ru.tokenconfirm.agent.json", "agent@tokenconfirm.ru"]);
+    assert_eq!(host.call(json!({"id": "x", "command": "hello"}))["ok"], true);
+    assert_eq!(host.finish().0, 0);
+}
+
+#[test]
+fn bad_frames_get_error_replies_and_the_loop_continues() {
+    let _g = serial();
+    let f = fixture();
+    let mut host = chrome(f);
+    // invalid UTF-8
+    host.send_raw(&[3, 0, 0, 0, 0xff, 0xfe, 0xfd]);
+    let r = host.recv();
+    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (Value::Null, json!("invalid-utf8")));
+    // invalid JSON
+    host.send_raw(&[5, 0, 0, 0, b'{', b'"', b'a', b'"', b':']);
+    assert_eq!(host.recv()["error"]["code"], "invalid-json");
+    // unknown command keeps the id
+    let r = host.call(json!({"id": 9, "command": "format-token"}));
+    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!(9), json!("unknown-command")));
+    // malformed challenge
+    let r = host.call(json!({"id": 10, "command": "sign", "origin": ORIGIN, "certificateId": "x", "challenge": {"version": 1}}));
+    assert_eq!(r["error"]["code"], "invalid-challenge");
+    // cancel of nothing
+    let r = host.call(json!({"id": 11, "command": "cancel", "target": "nothing"}));
+    assert_eq!(r["result"]["cancelled"], false);
+    // still alive
+    assert_eq!(host.call(json!({"id": 12, "command": "hello"}))["ok"], true);
+    assert_eq!(host.finish().0, 0);
+}
+
+#[test]
+fn oversize_length_is_refused_with_a_frame_and_exit() {
+    let _g = serial();
+    let mut host = chrome(fixture());
+    host.send_raw(&((1024 * 1024 + 1) as u32).to_ne_bytes());
+    let r = host.recv();
+    assert_eq!(r["error"]["code"], "frame-too-large");
+    let (code, rest) = host.finish();
+    assert_eq!(code, 3);
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn eof_inside_a_frame_is_reported_and_exits() {
+    let _g = serial();
+    let mut host = chrome(fixture());
+    host.send_raw(&[200, 0, 0, 0]);
+    host.send_raw(b"{\"id\":1,\"comm");
+    drop(host.stdin.take());
+    let r = host.recv();
+    assert_eq!(r["error"]["code"], "truncated-frame");
+    assert_eq!(host.finish().0, 3);
+    // EOF inside the length prefix.
+    let mut host = chrome(fixture());
+    host.send_raw(&[1, 0]);
+    drop(host.stdin.take());
+    assert_eq!(host.recv()["error"]["code"], "truncated-frame");
+    assert_eq!(host.finish().0, 3);
+}
+
+#[test]
+fn immediate_eof_is_a_clean_exit() {
+    let _g = serial();
+    let host = chrome(fixture());
+    let (code, rest) = host.finish();
+    assert_eq!(code, 0);
+    assert!(rest.is_empty());
+}
