@@ -25,11 +25,19 @@ impl TokenBackend {
     /// The module candidates: command-line modules if any, else configured + discovered ones.
     pub fn candidates(&self) -> Vec<Candidate> {
         if !self.command_line_modules.is_empty() {
-            let explicit: Vec<(PathBuf, &str)> =
-                self.command_line_modules.iter().map(|p| (p.clone(), "command line")).collect();
+            let explicit: Vec<(PathBuf, &str)> = self
+                .command_line_modules
+                .iter()
+                .map(|p| (p.clone(), "command line"))
+                .collect();
             return discovery::candidates(&explicit, false);
         }
-        let explicit: Vec<(PathBuf, &str)> = self.config.modules.iter().map(|p| (p.clone(), "config")).collect();
+        let explicit: Vec<(PathBuf, &str)> = self
+            .config
+            .modules
+            .iter()
+            .map(|p| (p.clone(), "config"))
+            .collect();
         discovery::candidates(&explicit, self.config.discover)
     }
 
@@ -42,7 +50,10 @@ impl TokenBackend {
     pub fn certificate_list(&self) -> Result<CertificateList> {
         let candidates = self.candidates();
         if candidates.is_empty() {
-            return Err(AgentError::new(ErrorCode::NoModules, "no module configured, registered with p11-kit or at a known location"));
+            return Err(AgentError::new(
+                ErrorCode::NoModules,
+                "no module configured, registered with p11-kit or at a known location",
+            ));
         }
         let inv = Inventory::scan(&candidates);
         Ok(CertificateList {
@@ -55,16 +66,27 @@ impl TokenBackend {
     pub fn sign_with(&self, req: &SignRequest, pins: &dyn PinSource) -> Result<sign::Signed> {
         let candidates = self.candidates();
         if candidates.is_empty() {
-            return Err(AgentError::new(ErrorCode::NoModules, "no module configured or found"));
+            return Err(AgentError::new(
+                ErrorCode::NoModules,
+                "no module configured or found",
+            ));
         }
         let inv = Inventory::scan(&candidates);
-        sign::sign(&inv, req, pins, self.config.rsa_scheme, time::OffsetDateTime::now_utc())
+        sign::sign(
+            &inv,
+            req,
+            pins,
+            self.config.rsa_scheme,
+            time::OffsetDateTime::now_utc(),
+        )
     }
 
     /// The PIN source for a native-messaging request without a PIN.
     fn prompt(&self) -> Box<dyn PinSource> {
         match self.config.pin_prompt {
-            PinPromptKind::Pinentry => Box::new(PinentryPin { program: self.config.pinentry_program.clone() }),
+            PinPromptKind::Pinentry => Box::new(PinentryPin {
+                program: self.config.pinentry_program.clone(),
+            }),
             PinPromptKind::None => Box::new(NoPin),
         }
     }

@@ -75,8 +75,14 @@ impl KeyKind {
         match self {
             KeyKind::EcP256 => "ec-p256".into(),
             KeyKind::EcP384 => "ec-p384".into(),
-            KeyKind::Rsa { bits, pss_only: false } => format!("rsa-{bits}"),
-            KeyKind::Rsa { bits, pss_only: true } => format!("rsa-pss-{bits}"),
+            KeyKind::Rsa {
+                bits,
+                pss_only: false,
+            } => format!("rsa-{bits}"),
+            KeyKind::Rsa {
+                bits,
+                pss_only: true,
+            } => format!("rsa-pss-{bits}"),
             KeyKind::Other(oid) => format!("other ({oid})"),
         }
     }
@@ -136,12 +142,20 @@ impl CertInfo {
 
     /// SubjectPublicKeyInfo DER, for matching keys on the token.
     pub fn spki_der(&self) -> Vec<u8> {
-        self.cert.tbs_certificate().subject_public_key_info().to_der().unwrap_or_default()
+        self.cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .unwrap_or_default()
     }
 
     /// The raw subjectPublicKey bits (EC point or RSAPublicKey DER).
     pub fn public_key_bytes(&self) -> &[u8] {
-        self.cert.tbs_certificate().subject_public_key_info().subject_public_key.raw_bytes()
+        self.cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .subject_public_key
+            .raw_bytes()
     }
 
     /// Serial number in hex (big-endian, as in the DER).
@@ -167,7 +181,11 @@ fn key_kind(cert: &Certificate) -> KeyKind {
     let spki = cert.tbs_certificate().subject_public_key_info();
     let alg = spki.algorithm.oid;
     if alg == oid::EC_PUBLIC_KEY {
-        let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<Oid>().ok());
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.decode_as::<Oid>().ok());
         return match curve {
             Some(c) if c == oid::P256 => KeyKind::EcP256,
             Some(c) if c == oid::P384 => KeyKind::EcP384,
@@ -179,7 +197,10 @@ fn key_kind(cert: &Certificate) -> KeyKind {
         let bits = rsa_modulus(spki.subject_public_key.raw_bytes())
             .map(|m| m.len() * 8)
             .unwrap_or(0);
-        return KeyKind::Rsa { bits, pss_only: alg == oid::RSASSA_PSS };
+        return KeyKind::Rsa {
+            bits,
+            pss_only: alg == oid::RSASSA_PSS,
+        };
     }
     KeyKind::Other(alg.to_string())
 }
@@ -192,7 +213,9 @@ pub fn rsa_modulus(rsa_public_key: &[u8]) -> Option<Vec<u8>> {
 
 /// The first attribute `oid` in `name`, decoded from any string type.
 pub fn name_attr(name: &Name, oid: Oid) -> Option<String> {
-    name.iter().find(|atv| atv.oid == oid).and_then(|atv| any_string(&atv.value))
+    name.iter()
+        .find(|atv| atv.oid == oid)
+        .and_then(|atv| any_string(&atv.value))
 }
 
 /// Decodes the directory string types certificates use.
@@ -200,11 +223,14 @@ pub fn any_string(value: &Any) -> Option<String> {
     let bytes = value.value();
     match value.tag() {
         Tag::Utf8String => String::from_utf8(bytes.to_vec()).ok(),
-        Tag::PrintableString | Tag::NumericString | Tag::Ia5String | Tag::VisibleString => {
-            bytes.is_ascii().then(|| String::from_utf8_lossy(bytes).into_owned())
-        }
+        Tag::PrintableString | Tag::NumericString | Tag::Ia5String | Tag::VisibleString => bytes
+            .is_ascii()
+            .then(|| String::from_utf8_lossy(bytes).into_owned()),
         Tag::BmpString => {
-            let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
             String::from_utf16(&units).ok()
         }
         Tag::TeletexString => Some(bytes.iter().map(|&b| b as char).collect()),
@@ -238,7 +264,8 @@ pub fn display_name(name: &Name) -> String {
     let mut parts: Vec<String> = name
         .iter()
         .map(|atv| {
-            let value = any_string(&atv.value).unwrap_or_else(|| format!("#{}", hex(atv.value.value())));
+            let value =
+                any_string(&atv.value).unwrap_or_else(|| format!("#{}", hex(atv.value.value())));
             format!("{}={}", short(atv.oid), escape_rfc4514(&value))
         })
         .collect();
@@ -268,7 +295,10 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
     if text.len() % 2 != 0 {
         return None;
     }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -285,7 +315,10 @@ mod tests {
 
     #[test]
     fn escapes_rfc4514_specials() {
-        assert_eq!(escape_rfc4514("ООО \"Ромашка\", Москва"), "ООО \\\"Ромашка\\\"\\, Москва");
+        assert_eq!(
+            escape_rfc4514("ООО \"Ромашка\", Москва"),
+            "ООО \\\"Ромашка\\\"\\, Москва"
+        );
         assert_eq!(escape_rfc4514(" #x "), "\\ #x\\ ");
     }
 

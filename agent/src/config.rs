@@ -102,11 +102,18 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>)> {
             return Ok((Config::default(), None))
         }
         Err(e) => {
-            return Err(AgentError::new(ErrorCode::Config, format!("{}: {e}", path.display())))
+            return Err(AgentError::new(
+                ErrorCode::Config,
+                format!("{}: {e}", path.display()),
+            ))
         }
     };
-    let config = parse(&text)
-        .map_err(|e| AgentError::new(ErrorCode::Config, format!("{}: {}", path.display(), e.detail)))?;
+    let config = parse(&text).map_err(|e| {
+        AgentError::new(
+            ErrorCode::Config,
+            format!("{}: {}", path.display(), e.detail),
+        )
+    })?;
     Ok((config, Some(path)))
 }
 

@@ -16,53 +16,92 @@ pub struct Candidate {
 /// proposed; the list is data, not logic, so adding a vendor is one line.
 #[cfg(target_os = "linux")]
 const VENDOR_LOCATIONS: &[(&str, &[&str])] = &[
-    ("OpenSC", &[
-        "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
-        "/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
-        "/usr/lib64/opensc-pkcs11.so",
-        "/usr/lib/opensc-pkcs11.so",
-        "/usr/local/lib/opensc-pkcs11.so",
-    ]),
-    ("SoftHSM 2", &[
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/lib64/pkcs11/libsofthsm2.so",
-        "/usr/local/lib/softhsm/libsofthsm2.so",
-    ]),
-    ("Rutoken (Aktiv)", &[
-        "/usr/lib/librtpkcs11ecp.so",
-        "/usr/lib/x86_64-linux-gnu/librtpkcs11ecp.so",
-        "/usr/lib64/librtpkcs11ecp.so",
-        "/opt/aktivco/rutokenecp/x86_64/librtpkcs11ecp.so",
-    ]),
-    ("JaCarta (Aladdin R.D.)", &[
-        "/usr/lib/libjcPKCS11-2.so",
-        "/usr/lib/x86_64-linux-gnu/libjcPKCS11-2.so",
-        "/usr/lib64/libjcPKCS11-2.so",
-    ]),
-    ("ESMART (ISBC)", &[
-        "/usr/lib/libisbc_pkcs11_main.so",
-        "/usr/local/lib/libisbc_pkcs11_main.so",
-        "/usr/lib64/libisbc_pkcs11_main.so",
-    ]),
-    ("CryptoPro CSP", &[
-        "/opt/cprocsp/lib/amd64/libcppkcs11.so",
-        "/opt/cprocsp/lib/arm64/libcppkcs11.so",
-        "/opt/cprocsp/lib/ia32/libcppkcs11.so",
-    ]),
-    ("SafeNet eToken", &["/usr/lib/libeTPkcs11.so", "/usr/lib64/libeTPkcs11.so"]),
+    (
+        "OpenSC",
+        &[
+            "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+            "/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
+            "/usr/lib64/opensc-pkcs11.so",
+            "/usr/lib/opensc-pkcs11.so",
+            "/usr/local/lib/opensc-pkcs11.so",
+        ],
+    ),
+    (
+        "SoftHSM 2",
+        &[
+            "/usr/lib/softhsm/libsofthsm2.so",
+            "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+            "/usr/lib64/pkcs11/libsofthsm2.so",
+            "/usr/local/lib/softhsm/libsofthsm2.so",
+        ],
+    ),
+    (
+        "Rutoken (Aktiv)",
+        &[
+            "/usr/lib/librtpkcs11ecp.so",
+            "/usr/lib/x86_64-linux-gnu/librtpkcs11ecp.so",
+            "/usr/lib64/librtpkcs11ecp.so",
+            "/opt/aktivco/rutokenecp/x86_64/librtpkcs11ecp.so",
+        ],
+    ),
+    (
+        "JaCarta (Aladdin R.D.)",
+        &[
+            "/usr/lib/libjcPKCS11-2.so",
+            "/usr/lib/x86_64-linux-gnu/libjcPKCS11-2.so",
+            "/usr/lib64/libjcPKCS11-2.so",
+        ],
+    ),
+    (
+        "ESMART (ISBC)",
+        &[
+            "/usr/lib/libisbc_pkcs11_main.so",
+            "/usr/local/lib/libisbc_pkcs11_main.so",
+            "/usr/lib64/libisbc_pkcs11_main.so",
+        ],
+    ),
+    (
+        "CryptoPro CSP",
+        &[
+            "/opt/cprocsp/lib/amd64/libcppkcs11.so",
+            "/opt/cprocsp/lib/arm64/libcppkcs11.so",
+            "/opt/cprocsp/lib/ia32/libcppkcs11.so",
+        ],
+    ),
+    (
+        "SafeNet eToken",
+        &["/usr/lib/libeTPkcs11.so", "/usr/lib64/libeTPkcs11.so"],
+    ),
 ];
 
 #[cfg(target_os = "macos")]
 const VENDOR_LOCATIONS: &[(&str, &[&str])] = &[
-    ("OpenSC", &["/Library/OpenSC/lib/opensc-pkcs11.so", "/opt/homebrew/lib/opensc-pkcs11.so"]),
-    ("SoftHSM 2", &[
-        "/opt/homebrew/lib/softhsm/libsofthsm2.so",
-        "/usr/local/lib/softhsm/libsofthsm2.so",
-    ]),
-    ("Rutoken (Aktiv)", &["/Library/Frameworks/rtpkcs11ecp.framework/rtpkcs11ecp"]),
-    ("JaCarta (Aladdin R.D.)", &["/Library/Frameworks/jcPKCS11-2.framework/jcPKCS11-2"]),
-    ("ESMART (ISBC)", &["/Library/ISBC/lib/libisbc_pkcs11_main.dylib"]),
+    (
+        "OpenSC",
+        &[
+            "/Library/OpenSC/lib/opensc-pkcs11.so",
+            "/opt/homebrew/lib/opensc-pkcs11.so",
+        ],
+    ),
+    (
+        "SoftHSM 2",
+        &[
+            "/opt/homebrew/lib/softhsm/libsofthsm2.so",
+            "/usr/local/lib/softhsm/libsofthsm2.so",
+        ],
+    ),
+    (
+        "Rutoken (Aktiv)",
+        &["/Library/Frameworks/rtpkcs11ecp.framework/rtpkcs11ecp"],
+    ),
+    (
+        "JaCarta (Aladdin R.D.)",
+        &["/Library/Frameworks/jcPKCS11-2.framework/jcPKCS11-2"],
+    ),
+    (
+        "ESMART (ISBC)",
+        &["/Library/ISBC/lib/libisbc_pkcs11_main.dylib"],
+    ),
     ("CryptoPro CSP", &["/opt/cprocsp/lib/libcppkcs11.dylib"]),
     ("SafeNet eToken", &["/usr/local/lib/libeTPkcs11.dylib"]),
 ];
@@ -71,10 +110,22 @@ const VENDOR_LOCATIONS: &[(&str, &[&str])] = &[
 const VENDOR_LOCATIONS: &[(&str, &[&str])] = &[
     ("OpenSC", &["C:\\Windows\\System32\\opensc-pkcs11.dll"]),
     ("SoftHSM 2", &["C:\\SoftHSM2\\lib\\softhsm2-x64.dll"]),
-    ("Rutoken (Aktiv)", &["C:\\Windows\\System32\\rtPKCS11ECP.dll"]),
-    ("JaCarta (Aladdin R.D.)", &["C:\\Windows\\System32\\jcPKCS11-2.dll"]),
-    ("ESMART (ISBC)", &["C:\\Windows\\System32\\isbc_pkcs11_main.dll"]),
-    ("CryptoPro CSP", &["C:\\Program Files\\Crypto Pro\\CSP\\cppkcs11.dll"]),
+    (
+        "Rutoken (Aktiv)",
+        &["C:\\Windows\\System32\\rtPKCS11ECP.dll"],
+    ),
+    (
+        "JaCarta (Aladdin R.D.)",
+        &["C:\\Windows\\System32\\jcPKCS11-2.dll"],
+    ),
+    (
+        "ESMART (ISBC)",
+        &["C:\\Windows\\System32\\isbc_pkcs11_main.dll"],
+    ),
+    (
+        "CryptoPro CSP",
+        &["C:\\Program Files\\Crypto Pro\\CSP\\cppkcs11.dll"],
+    ),
     ("SafeNet eToken", &["C:\\Windows\\System32\\eTPKCS11.dll"]),
 ];
 
@@ -98,7 +149,10 @@ fn p11kit_module_dirs() -> Vec<PathBuf> {
     ["x86_64-linux-gnu", "aarch64-linux-gnu", "i386-linux-gnu"]
         .iter()
         .map(|t| PathBuf::from(format!("/usr/lib/{t}/pkcs11")))
-        .chain([PathBuf::from("/usr/lib64/pkcs11"), PathBuf::from("/usr/lib/pkcs11")])
+        .chain([
+            PathBuf::from("/usr/lib64/pkcs11"),
+            PathBuf::from("/usr/lib/pkcs11"),
+        ])
         .collect()
 }
 
@@ -115,23 +169,35 @@ pub fn parse_p11kit_module_file(text: &str) -> Option<String> {
 fn p11kit_candidates() -> Vec<Candidate> {
     let mut out = Vec::new();
     for dir in p11kit_config_dirs() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "module"))
             .collect();
         files.sort();
         for file in files {
-            let Ok(text) = std::fs::read_to_string(&file) else { continue };
-            let Some(module) = parse_p11kit_module_file(&text) else { continue };
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let Some(module) = parse_p11kit_module_file(&text) else {
+                continue;
+            };
             let module = PathBuf::from(module);
             let resolved = if module.is_absolute() {
                 Some(module)
             } else {
-                p11kit_module_dirs().into_iter().map(|d| d.join(&module)).find(|p| p.exists())
+                p11kit_module_dirs()
+                    .into_iter()
+                    .map(|d| d.join(&module))
+                    .find(|p| p.exists())
             };
             if let Some(path) = resolved {
-                out.push(Candidate { path, source: "p11-kit".into() });
+                out.push(Candidate {
+                    path,
+                    source: "p11-kit".into(),
+                });
             }
         }
     }
@@ -142,7 +208,10 @@ fn vendor_candidates() -> Vec<Candidate> {
     VENDOR_LOCATIONS
         .iter()
         .flat_map(|(product, paths)| {
-            paths.iter().map(move |p| Candidate { path: PathBuf::from(p), source: (*product).into() })
+            paths.iter().map(move |p| Candidate {
+                path: PathBuf::from(p),
+                source: (*product).into(),
+            })
         })
         .filter(|c| c.path.exists())
         .collect()
@@ -154,7 +223,10 @@ fn vendor_candidates() -> Vec<Candidate> {
 pub fn candidates(explicit: &[(PathBuf, &str)], discover: bool) -> Vec<Candidate> {
     let mut all: Vec<Candidate> = explicit
         .iter()
-        .map(|(p, source)| Candidate { path: p.clone(), source: (*source).into() })
+        .map(|(p, source)| Candidate {
+            path: p.clone(),
+            source: (*source).into(),
+        })
         .collect();
     if discover {
         all.extend(p11kit_candidates());
@@ -186,7 +258,10 @@ mod tests {
     #[test]
     fn parses_p11kit_files() {
         let text = "# comment\nmodule: opensc-pkcs11.so\ncritical: no\n";
-        assert_eq!(parse_p11kit_module_file(text).as_deref(), Some("opensc-pkcs11.so"));
+        assert_eq!(
+            parse_p11kit_module_file(text).as_deref(),
+            Some("opensc-pkcs11.so")
+        );
         assert_eq!(parse_p11kit_module_file("critical: yes\n"), None);
         assert_eq!(parse_p11kit_module_file("#module: x.so\n"), None);
     }

@@ -18,7 +18,11 @@ pub struct Finding {
 }
 
 fn finding(ok: bool, what: String, todo: Option<&str>) -> Finding {
-    Finding { ok, what, todo: if ok { None } else { todo.map(str::to_owned) } }
+    Finding {
+        ok,
+        what,
+        todo: if ok { None } else { todo.map(str::to_owned) },
+    }
 }
 
 fn in_path(program: &str) -> Option<PathBuf> {
@@ -38,7 +42,9 @@ pub fn run(backend: &TokenBackend, config_path: Option<&Path>) -> Vec<Finding> {
             Some(p) => format!("configuration: {}", p.display()),
             None => format!(
                 "configuration: defaults (no file at {})",
-                crate::config::default_path().map(|p| p.display().to_string()).unwrap_or_else(|| "?".into())
+                crate::config::default_path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "?".into())
             ),
         },
         None,
@@ -55,7 +61,11 @@ pub fn run(backend: &TokenBackend, config_path: Option<&Path>) -> Vec<Finding> {
         let path = m.candidate.path.display();
         match &m.status {
             Ok(desc) => {
-                out.push(finding(true, format!("module {path} ({}): {desc}", m.candidate.source), None));
+                out.push(finding(
+                    true,
+                    format!("module {path} ({}): {desc}", m.candidate.source),
+                    None,
+                ));
                 for t in &m.tokens {
                     let state = if t.token.pin_locked {
                         " — PIN LOCKED"
@@ -77,7 +87,11 @@ pub fn run(backend: &TokenBackend, config_path: Option<&Path>) -> Vec<Finding> {
                     ));
                 }
                 if m.tokens.is_empty() {
-                    out.push(finding(true, "  no token present in its slots".into(), None));
+                    out.push(finding(
+                        true,
+                        "  no token present in its slots".into(),
+                        None,
+                    ));
                 }
             }
             Err(e) => out.push(finding(
@@ -92,7 +106,14 @@ pub fn run(backend: &TokenBackend, config_path: Option<&Path>) -> Vec<Finding> {
     }
     let missing = discovery::missing_vendor_products();
     if !missing.is_empty() {
-        out.push(finding(true, format!("not installed (only needed for those tokens): {}", missing.join(", ")), None));
+        out.push(finding(
+            true,
+            format!(
+                "not installed (only needed for those tokens): {}",
+                missing.join(", ")
+            ),
+            None,
+        ));
     }
     let pinentry = in_path("pinentry");
     out.push(finding(

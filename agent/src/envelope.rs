@@ -74,7 +74,8 @@ fn attribute(oid: Oid, value: impl Encode) -> Result<Attribute> {
 fn signing_time(at: time::OffsetDateTime) -> Result<Time> {
     let secs = u64::try_from(at.unix_timestamp())
         .map_err(|_| AgentError::new(ErrorCode::Internal, "signing time before 1970"))?;
-    let dt = der::DateTime::from_unix_duration(std::time::Duration::from_secs(secs)).map_err(der_err)?;
+    let dt =
+        der::DateTime::from_unix_duration(std::time::Duration::from_secs(secs)).map_err(der_err)?;
     Ok(match der::asn1::UtcTime::from_date_time(dt) {
         Ok(utc) => Time::UtcTime(utc),
         Err(_) => Time::GeneralTime(der::asn1::GeneralizedTime::from_date_time(dt)),
@@ -102,7 +103,10 @@ pub fn signed_attributes(
     let attrs = vec![
         attribute(ID_CONTENT_TYPE, ID_DATA)?,
         attribute(ID_SIGNING_TIME, signing_time(at)?)?,
-        attribute(ID_MESSAGE_DIGEST, OctetString::new(digest.digest(content)).map_err(der_err)?)?,
+        attribute(
+            ID_MESSAGE_DIGEST,
+            OctetString::new(digest.digest(content)).map_err(der_err)?,
+        )?,
         attribute(ID_SIGNING_CERTIFICATE_V2, ess)?,
     ];
     SetOfVec::try_from(attrs).map_err(der_err)
@@ -152,17 +156,28 @@ pub fn assemble(parts: Parts<'_>) -> Result<Vec<u8>> {
         .collect::<Vec<_>>();
     let signed_data = SignedData {
         version: CmsVersion::V1,
-        digest_algorithms: SetOfVec::try_from(vec![parts.digest.algorithm_identifier()]).map_err(der_err)?,
+        digest_algorithms: SetOfVec::try_from(vec![parts.digest.algorithm_identifier()])
+            .map_err(der_err)?,
         encap_content_info: EncapsulatedContentInfo {
             econtent_type: ID_DATA,
-            econtent: Some(Any::encode_from(&OctetString::new(parts.content).map_err(der_err)?).map_err(der_err)?),
+            econtent: Some(
+                Any::encode_from(&OctetString::new(parts.content).map_err(der_err)?)
+                    .map_err(der_err)?,
+            ),
         },
-        certificates: Some(CertificateSet(SetOfVec::try_from(certificates).map_err(der_err)?)),
+        certificates: Some(CertificateSet(
+            SetOfVec::try_from(certificates).map_err(der_err)?,
+        )),
         crls: None,
         signer_infos: SignerInfos(SetOfVec::try_from(vec![signer_info]).map_err(der_err)?),
     };
     let content = Any::encode_from(&signed_data).map_err(der_err)?;
-    ContentInfo { content_type: ID_SIGNED_DATA, content }.to_der().map_err(der_err)
+    ContentInfo {
+        content_type: ID_SIGNED_DATA,
+        content,
+    }
+    .to_der()
+    .map_err(der_err)
 }
 
 /// The CA certificates from `authorities` that chain `signer` upwards (by name), nearest first.

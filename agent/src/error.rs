@@ -20,7 +20,11 @@ pub struct AgentError {
 impl AgentError {
     /// An error with technical detail.
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        AgentError { code, detail: detail.into(), details: None }
+        AgentError {
+            code,
+            detail: detail.into(),
+            details: None,
+        }
     }
 
     /// Adds machine-readable details.

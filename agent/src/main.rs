@@ -88,17 +88,30 @@ fn parse_lang(s: &str) -> Result<Lang, String> {
 
 fn init_logging(config: &Config, verbose: u8, default: &str) {
     let directive = match verbose {
-        0 => std::env::var("TOKENCONFIRM_LOG").ok().or_else(|| config.log_level.clone()).unwrap_or_else(|| default.into()),
+        0 => std::env::var("TOKENCONFIRM_LOG")
+            .ok()
+            .or_else(|| config.log_level.clone())
+            .unwrap_or_else(|| default.into()),
         1 => "info".into(),
         _ => "debug".into(),
     };
     // cryptoki reports every vendor mechanism it cannot name as an error; that is noise here.
-    let directive = if directive.contains("cryptoki") { directive } else { format!("{directive},cryptoki=off") };
+    let directive = if directive.contains("cryptoki") {
+        directive
+    } else {
+        format!("{directive},cryptoki=off")
+    };
     let filter = tracing_subscriber::EnvFilter::try_new(&directive)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let file = config.log_file.as_ref().and_then(|p| {
-        std::fs::OpenOptions::new().create(true).append(true).open(p).ok()
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
     });
     // Logs never go to stdout: that is the protocol channel in host mode and data in the CLI.
     let _ = match file {
@@ -118,20 +131,45 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     init_logging(&config, cli.verbose, "warn");
-    let backend = TokenBackend { config, command_line_modules: cli.modules };
+    let backend = TokenBackend {
+        config,
+        command_line_modules: cli.modules,
+    };
     let result = match cli.command {
         Cmd::List { json } => list(&backend, json),
-        Cmd::Sign { challenge, origin, cert, pin_from_env, out, base64, lang } => {
-            sign(&backend, &challenge, &origin, cert, pin_from_env, out.as_deref(), base64, lang)
-        }
+        Cmd::Sign {
+            challenge,
+            origin,
+            cert,
+            pin_from_env,
+            out,
+            base64,
+            lang,
+        } => sign(
+            &backend,
+            &challenge,
+            &origin,
+            cert,
+            pin_from_env,
+            out.as_deref(),
+            base64,
+            lang,
+        ),
         Cmd::Doctor { json } => {
             let findings = doctor::run(&backend, config_path.as_deref());
             if json {
-                println!("{}", serde_json::to_string_pretty(&findings).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&findings).unwrap_or_default()
+                );
             } else {
                 print!("{}", doctor::render(&findings));
             }
-            Ok(if findings.iter().all(|f| f.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if findings.iter().all(|f| f.ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     };
     result.unwrap_or_else(|e| fail(&e))
@@ -152,20 +190,30 @@ fn run_host() -> ExitCode {
     let config = loaded.as_ref().map(|(c, _)| c.clone()).unwrap_or_default();
     init_logging(&config, 0, "warn");
     let backend: Arc<dyn host::Backend> = match loaded {
-        Ok((config, _)) => Arc::new(TokenBackend { config, command_line_modules: Vec::new() }),
+        Ok((config, _)) => Arc::new(TokenBackend {
+            config,
+            command_line_modules: Vec::new(),
+        }),
         Err(e) => {
             tracing::error!("{e}");
             Arc::new(BrokenConfig(e))
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tokenconfirm-agent: cannot start the runtime: {e}");
             return ExitCode::from(1);
         }
     };
-    let exit = runtime.block_on(host::serve(tokio::io::stdin(), tokio::io::stdout(), backend));
+    let exit = runtime.block_on(host::serve(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        backend,
+    ));
     // Blocking workers (a PIN dialog, a token call) may still run after a cancel; do not wait.
     runtime.shutdown_background();
     ExitCode::from(exit.exit_code() as u8)
@@ -178,7 +226,10 @@ impl host::Backend for BrokenConfig {
     fn list_certificates(&self) -> tokenconfirm_agent::error::Result<CertificateList> {
         Err(self.0.clone())
     }
-    fn sign(&self, _: tokenconfirm_wire::native::SignParams) -> tokenconfirm_agent::error::Result<tokenconfirm_wire::native::SignResult> {
+    fn sign(
+        &self,
+        _: tokenconfirm_wire::native::SignParams,
+    ) -> tokenconfirm_agent::error::Result<tokenconfirm_wire::native::SignResult> {
         Err(self.0.clone())
     }
 }
@@ -210,26 +261,49 @@ fn list(backend: &TokenBackend, json: bool) -> Result<ExitCode, AgentError> {
     }
     for m in &inv.modules {
         match &m.status {
-            Ok(desc) => println!("module {} ({}): {desc}", m.candidate.path.display(), m.candidate.source),
-            Err(e) => println!("module {} ({}): FAILED — {}", m.candidate.path.display(), m.candidate.source, e.detail),
+            Ok(desc) => println!(
+                "module {} ({}): {desc}",
+                m.candidate.path.display(),
+                m.candidate.source
+            ),
+            Err(e) => println!(
+                "module {} ({}): FAILED — {}",
+                m.candidate.path.display(),
+                m.candidate.source,
+                e.detail
+            ),
         }
         for t in &m.tokens {
-            println!("  token {:?}: {} certificate(s){}", t.token.label, t.certificates, if t.token.pin_pad { ", PIN pad" } else { "" });
+            println!(
+                "  token {:?}: {} certificate(s){}",
+                t.token.label,
+                t.certificates,
+                if t.token.pin_pad { ", PIN pad" } else { "" }
+            );
         }
     }
     for c in inv.certificates.iter().map(|c| c.describe()) {
         println!();
         println!("certificate {}", c.id);
-        println!("  holder:  {}", c.common_name.as_deref().unwrap_or(&c.subject));
+        println!(
+            "  holder:  {}",
+            c.common_name.as_deref().unwrap_or(&c.subject)
+        );
         if let Some(snils) = &c.snils {
             println!("  SNILS:   {snils}");
         }
         if let Some(inn) = &c.inn {
             println!("  INN:     {inn}");
         }
-        println!("  issuer:  {}", c.issuer_common_name.as_deref().unwrap_or(&c.issuer));
+        println!(
+            "  issuer:  {}",
+            c.issuer_common_name.as_deref().unwrap_or(&c.issuer)
+        );
         println!("  valid:   {} – {}", c.not_before, c.not_after);
-        println!("  key:     {} (CKA_ID {}) on token {:?}", c.key_type, c.key_id, c.token.label);
+        println!(
+            "  key:     {} (CKA_ID {}) on token {:?}",
+            c.key_type, c.key_id, c.token.label
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -245,26 +319,45 @@ fn sign(
     base64: bool,
     lang: Lang,
 ) -> Result<ExitCode, AgentError> {
-    let bytes = std::fs::read(challenge_path)
-        .map_err(|e| AgentError::new(ErrorCode::Io, format!("{}: {e}", challenge_path.display())))?;
-    let challenge = Challenge::from_json(&bytes)
-        .map_err(|e| AgentError::new(ErrorCode::InvalidChallenge, format!("{}: {e}", challenge_path.display())))?;
-    let origin = Origin::parse(origin).map_err(|e| AgentError::new(ErrorCode::OriginNotAllowed, e.to_string()))?;
+    let bytes = std::fs::read(challenge_path).map_err(|e| {
+        AgentError::new(ErrorCode::Io, format!("{}: {e}", challenge_path.display()))
+    })?;
+    let challenge = Challenge::from_json(&bytes).map_err(|e| {
+        AgentError::new(
+            ErrorCode::InvalidChallenge,
+            format!("{}: {e}", challenge_path.display()),
+        )
+    })?;
+    let origin = Origin::parse(origin)
+        .map_err(|e| AgentError::new(ErrorCode::OriginNotAllowed, e.to_string()))?;
     if out.is_none() && !base64 && std::io::stdout().is_terminal() {
-        return Err(AgentError::new(ErrorCode::Io, "refusing to write binary DER to a terminal: use --out FILE or --base64"));
+        return Err(AgentError::new(
+            ErrorCode::Io,
+            "refusing to write binary DER to a terminal: use --out FILE or --base64",
+        ));
     }
     let pins: Box<dyn PinSource> = match pin_from_env {
         Some(var) => Box::new(EnvPin(var)),
         None if std::io::stdin().is_terminal() => Box::new(TerminalPin),
-        None if backend.config.pin_prompt == PinPromptKind::Pinentry => {
-            Box::new(PinentryPin { program: backend.config.pinentry_program.clone() })
-        }
+        None if backend.config.pin_prompt == PinPromptKind::Pinentry => Box::new(PinentryPin {
+            program: backend.config.pinentry_program.clone(),
+        }),
         None => Box::new(NoPin),
     };
-    if let Err(e) = tokenconfirm_agent::sign::check_fresh(&challenge, time::OffsetDateTime::now_utc()) {
-        eprintln!("warning: {} — signing anyway for testing; a server will refuse it", e.detail);
+    if let Err(e) =
+        tokenconfirm_agent::sign::check_fresh(&challenge, time::OffsetDateTime::now_utc())
+    {
+        eprintln!(
+            "warning: {} — signing anyway for testing; a server will refuse it",
+            e.detail
+        );
     }
-    let req = SignRequest { challenge, origin, certificate: cert, lang };
+    let req = SignRequest {
+        challenge,
+        origin,
+        certificate: cert,
+        lang,
+    };
     let signed = backend.sign_with(&req, pins.as_ref())?;
     let data = if base64 {
         let mut text = tokenconfirm_wire::b64::std_encode(&signed.envelope).into_bytes();
@@ -278,14 +371,26 @@ fn sign(
         Some(path) => std::fs::write(path, &data).map_err(write_err)?,
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(&data).and_then(|_| stdout.flush()).map_err(write_err)?;
+            stdout
+                .write_all(&data)
+                .and_then(|_| stdout.flush())
+                .map_err(write_err)?;
         }
     }
-    debug_assert_eq!(envelope::encapsulated_content(&signed.envelope).as_deref(), Some(signed.statement.as_slice()));
+    debug_assert_eq!(
+        envelope::encapsulated_content(&signed.envelope).as_deref(),
+        Some(signed.statement.as_slice())
+    );
     eprintln!("signed with certificate {}", signed.certificate_id);
     eprintln!("statement: {}", String::from_utf8_lossy(&signed.statement));
-    let shown = out.map(|p| p.display().to_string()).unwrap_or_else(|| "ENVELOPE".into());
-    let inform = if base64 { "-inform PEM (wrap the base64 in BEGIN/END CMS lines) or decode it first" } else { "-inform DER" };
+    let shown = out
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "ENVELOPE".into());
+    let inform = if base64 {
+        "-inform PEM (wrap the base64 in BEGIN/END CMS lines) or decode it first"
+    } else {
+        "-inform DER"
+    };
     eprintln!("verify with OpenSSL: openssl cms -verify {inform} -in {shown} -CAfile ROOT_CA.pem -purpose any -out statement.json");
     Ok(ExitCode::SUCCESS)
 }

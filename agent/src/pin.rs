@@ -53,13 +53,31 @@ impl PinContext {
             ),
         };
         let labels: [&str; 6] = match self.lang {
-            Lang::Ru => ["Сайт", "Цель", "Учётная запись", "Владелец", "Издатель", "Действует"],
+            Lang::Ru => [
+                "Сайт",
+                "Цель",
+                "Учётная запись",
+                "Владелец",
+                "Издатель",
+                "Действует",
+            ],
             Lang::En => ["Site", "Purpose", "Account", "Holder", "Issuer", "Valid"],
         };
         let mut text = format!(
             "{}: {}\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n{}: {}\nToken: {}",
-            labels[0], self.origin, labels[1], purpose, labels[2], self.account, labels[3],
-            self.holder, labels[4], self.issuer, labels[5], self.validity, self.token
+            labels[0],
+            self.origin,
+            labels[1],
+            purpose,
+            labels[2],
+            self.account,
+            labels[3],
+            self.holder,
+            labels[4],
+            self.issuer,
+            labels[5],
+            self.validity,
+            self.token
         );
         if self.final_try {
             text.push('\n');
@@ -93,7 +111,10 @@ pub struct EnvPin(pub String);
 impl PinSource for EnvPin {
     fn pin(&self, _: &PinContext) -> Result<SecretString> {
         std::env::var(&self.0).map(SecretString::from).map_err(|_| {
-            AgentError::new(ErrorCode::PinRequired, format!("environment variable {} is not set", self.0))
+            AgentError::new(
+                ErrorCode::PinRequired,
+                format!("environment variable {} is not set", self.0),
+            )
         })
     }
 }
@@ -103,7 +124,10 @@ pub struct NoPin;
 
 impl PinSource for NoPin {
     fn pin(&self, _: &PinContext) -> Result<SecretString> {
-        Err(AgentError::new(ErrorCode::PinRequired, "no PIN in the request and PIN prompts are disabled"))
+        Err(AgentError::new(
+            ErrorCode::PinRequired,
+            "no PIN in the request and PIN prompts are disabled",
+        ))
     }
 }
 
@@ -119,7 +143,12 @@ impl PinSource for TerminalPin {
         };
         rpassword::prompt_password(prompt)
             .map(SecretString::from)
-            .map_err(|e| AgentError::new(ErrorCode::PinRequired, format!("terminal prompt failed: {e}")))
+            .map_err(|e| {
+                AgentError::new(
+                    ErrorCode::PinRequired,
+                    format!("terminal prompt failed: {e}"),
+                )
+            })
     }
 }
 
@@ -153,7 +182,9 @@ impl PinSource for PinentryPin {
             .with_cancel(cancel)
             .with_timeout(300);
         input.interact().map_err(|e| match e {
-            pinentry::Error::Cancelled => AgentError::new(ErrorCode::Cancelled, "cancelled in pinentry"),
+            pinentry::Error::Cancelled => {
+                AgentError::new(ErrorCode::Cancelled, "cancelled in pinentry")
+            }
             pinentry::Error::Timeout => AgentError::new(ErrorCode::Cancelled, "pinentry timed out"),
             other => AgentError::new(ErrorCode::PinRequired, format!("pinentry failed: {other}")),
         })
@@ -183,7 +214,9 @@ mod tests {
     #[test]
     fn context_shows_origin_purpose_account_and_retries() {
         let ru = context(Lang::Ru).describe();
-        assert!(ru.contains("https://portal.example") && ru.contains("подтверждение учётной записи"));
+        assert!(
+            ru.contains("https://portal.example") && ru.contains("подтверждение учётной записи")
+        );
         assert!(ru.contains("acct-42") && ru.contains("неверный PIN-код"));
         let mut c = context(Lang::En);
         c.final_try = true;
@@ -192,8 +225,17 @@ mod tests {
 
     #[test]
     fn sources() {
-        assert_eq!(GivenPin(PinText::new("1234".into())).pin(&context(Lang::En)).unwrap().expose_secret(), "1234");
-        assert_eq!(NoPin.pin(&context(Lang::En)).unwrap_err().code, ErrorCode::PinRequired);
+        assert_eq!(
+            GivenPin(PinText::new("1234".into()))
+                .pin(&context(Lang::En))
+                .unwrap()
+                .expose_secret(),
+            "1234"
+        );
+        assert_eq!(
+            NoPin.pin(&context(Lang::En)).unwrap_err().code,
+            ErrorCode::PinRequired
+        );
         let missing = EnvPin("TOKENCONFIRM_TEST_SURELY_UNSET_VAR".into()).pin(&context(Lang::En));
         assert_eq!(missing.unwrap_err().code, ErrorCode::PinRequired);
     }

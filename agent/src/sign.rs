@@ -64,7 +64,10 @@ pub fn check_request(req: &SignRequest) -> Result<()> {
     if req.challenge.origin != req.origin {
         return Err(AgentError::new(
             ErrorCode::OriginMismatch,
-            format!("page origin {} but the challenge is for {}", req.origin, req.challenge.origin),
+            format!(
+                "page origin {} but the challenge is for {}",
+                req.origin, req.challenge.origin
+            ),
         ));
     }
     Ok(())
@@ -90,10 +93,15 @@ pub fn sign(
 ) -> Result<Signed> {
     check_request(req)?;
     let cert = inventory.select(req.certificate.as_deref())?;
-    let offered = cert.module.ctx.get_mechanism_list(cert.slot).unwrap_or_default();
+    let offered = cert
+        .module
+        .ctx
+        .get_mechanism_list(cert.slot)
+        .unwrap_or_default();
     let plan = mechanism::choose(&cert.info.key, &offered, rsa)?;
 
-    let statement = Statement::new(req.challenge.clone(), req.origin.clone(), &cert.info.der).to_canonical_bytes();
+    let statement = Statement::new(req.challenge.clone(), req.origin.clone(), &cert.info.der)
+        .to_canonical_bytes();
     let attrs = envelope::signed_attributes(&statement, &cert.info, plan.digest, now)?;
     let to_be_signed = envelope::to_be_signed(&attrs)?;
 
@@ -103,7 +111,14 @@ pub fn sign(
         .open_ro_session(cert.slot)
         .map_err(|e| token_error("C_OpenSession", e))?;
     let context = pin_context(req, cert);
-    login::login(&cert.module, cert.slot, &session, pins, context.clone(), false)?;
+    login::login(
+        &cert.module,
+        cert.slot,
+        &session,
+        pins,
+        context.clone(),
+        false,
+    )?;
     let signed = sign_logged_in(&session, cert, &plan, &to_be_signed, pins, context);
     // Always log out, whatever happened: the next signature needs the PIN again.
     if let Err(e) = session.logout() {
@@ -112,7 +127,10 @@ pub fn sign(
     let signature = signed?;
     plan.self_check(&cert.info, &to_be_signed, &signature)?;
 
-    let chain: Vec<CertInfo> = envelope::chain_for(&cert.info, &inventory.authorities).into_iter().cloned().collect();
+    let chain: Vec<CertInfo> = envelope::chain_for(&cert.info, &inventory.authorities)
+        .into_iter()
+        .cloned()
+        .collect();
     let envelope = envelope::assemble(Parts {
         content: &statement,
         signer: &cert.info,
@@ -123,7 +141,11 @@ pub fn sign(
         signature,
     })?;
     tracing::info!(certificate = %cert.id, origin = %req.origin, "signed confirmation statement");
-    Ok(Signed { envelope, statement, certificate_id: cert.id.clone() })
+    Ok(Signed {
+        envelope,
+        statement,
+        certificate_id: cert.id.clone(),
+    })
 }
 
 fn sign_logged_in(
@@ -144,12 +166,20 @@ fn sign_logged_in(
         .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
     let raw = if always_auth {
         // C_SignInit, then the context-specific login, then the data (PKCS#11 §5.1).
-        session.sign_init(&mechanism, key).map_err(|e| token_error("C_SignInit", e))?;
+        session
+            .sign_init(&mechanism, key)
+            .map_err(|e| token_error("C_SignInit", e))?;
         login::login(&cert.module, cert.slot, session, pins, context, true)?;
-        session.sign_update(&input).map_err(|e| token_error("C_SignUpdate", e))?;
-        session.sign_final().map_err(|e| token_error("C_SignFinal", e))?
+        session
+            .sign_update(&input)
+            .map_err(|e| token_error("C_SignUpdate", e))?;
+        session
+            .sign_final()
+            .map_err(|e| token_error("C_SignFinal", e))?
     } else {
-        session.sign(&mechanism, key, &input).map_err(|e| token_error("C_Sign", e))?
+        session
+            .sign(&mechanism, key, &input)
+            .map_err(|e| token_error("C_Sign", e))?
     };
     plan.finish(&cert.info.key, raw)
 }
@@ -158,9 +188,16 @@ fn sign_logged_in(
 /// CKA_PUBLIC_KEY_INFO on the private key, or a public-key object with matching key whose
 /// CKA_ID then names the private key).
 pub fn find_private_key(session: &Session, cert: &TokenCertificate) -> Result<ObjectHandle> {
-    let find = |template: &[Attribute]| session.find_objects(template).map_err(|e| token_error("C_FindObjects", e));
+    let find = |template: &[Attribute]| {
+        session
+            .find_objects(template)
+            .map_err(|e| token_error("C_FindObjects", e))
+    };
     if !cert.key_id.is_empty() {
-        let by_id = find(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(cert.key_id.clone())])?;
+        let by_id = find(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Id(cert.key_id.clone()),
+        ])?;
         if let [only] = by_id.as_slice() {
             return Ok(*only);
         }
@@ -172,7 +209,9 @@ pub fn find_private_key(session: &Session, cert: &TokenCertificate) -> Result<Ob
             .get_attributes(key, &[AttributeType::Modulus, AttributeType::PublicKeyInfo])
             .unwrap_or_default();
         let matches = attrs.iter().any(|a| match a {
-            Attribute::Modulus(m) => modulus.as_deref().is_some_and(|n| strip_zeros(m) == strip_zeros(n)),
+            Attribute::Modulus(m) => modulus
+                .as_deref()
+                .is_some_and(|n| strip_zeros(m) == strip_zeros(n)),
             Attribute::PublicKeyInfo(info) => !info.is_empty() && *info == spki,
             _ => false,
         });
@@ -180,14 +219,28 @@ pub fn find_private_key(session: &Session, cert: &TokenCertificate) -> Result<Ob
             return Ok(key);
         }
     }
-    let ec_point = der::asn1::OctetString::new(cert.info.public_key_bytes()).ok().and_then(|o| der::Encode::to_der(&o).ok());
+    let ec_point = der::asn1::OctetString::new(cert.info.public_key_bytes())
+        .ok()
+        .and_then(|o| der::Encode::to_der(&o).ok());
     for public in find(&[Attribute::Class(ObjectClass::PUBLIC_KEY)])? {
         let attrs = session
-            .get_attributes(public, &[AttributeType::EcPoint, AttributeType::Modulus, AttributeType::Id])
+            .get_attributes(
+                public,
+                &[
+                    AttributeType::EcPoint,
+                    AttributeType::Modulus,
+                    AttributeType::Id,
+                ],
+            )
             .unwrap_or_default();
         let same_key = attrs.iter().any(|a| match a {
-            Attribute::EcPoint(p) => ec_point.as_deref() == Some(p.as_slice()) || p.as_slice() == cert.info.public_key_bytes(),
-            Attribute::Modulus(m) => modulus.as_deref().is_some_and(|n| strip_zeros(m) == strip_zeros(n)),
+            Attribute::EcPoint(p) => {
+                ec_point.as_deref() == Some(p.as_slice())
+                    || p.as_slice() == cert.info.public_key_bytes()
+            }
+            Attribute::Modulus(m) => modulus
+                .as_deref()
+                .is_some_and(|n| strip_zeros(m) == strip_zeros(n)),
             _ => false,
         });
         let id = attrs.iter().find_map(|a| match a {
@@ -195,14 +248,22 @@ pub fn find_private_key(session: &Session, cert: &TokenCertificate) -> Result<Ob
             _ => None,
         });
         if let (true, Some(id)) = (same_key, id) {
-            if let [only] = find(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(id)])?.as_slice() {
+            if let [only] = find(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Id(id),
+            ])?
+            .as_slice()
+            {
                 return Ok(*only);
             }
         }
     }
     Err(AgentError::new(
         ErrorCode::KeyNotFound,
-        format!("no private key with CKA_ID {} or the certificate's public key", hex(&cert.key_id)),
+        format!(
+            "no private key with CKA_ID {} or the certificate's public key",
+            hex(&cert.key_id)
+        ),
     ))
 }
 

@@ -10,7 +10,10 @@ const ORIGIN: &str = "https://portal.example";
 fn agent(f: &Fixture) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenconfirm-agent"));
     cmd.env("SOFTHSM2_CONF", f.softhsm_conf())
-        .env("TOKENCONFIRM_CONFIG", f.dir.path().join("no-such-config-used.toml"))
+        .env(
+            "TOKENCONFIRM_CONFIG",
+            f.dir.path().join("no-such-config-used.toml"),
+        )
         .env_remove("TOKENCONFIRM_LOG")
         .arg("--module")
         .arg(f.module());
@@ -50,7 +53,10 @@ fn list_text_is_readable() {
     let _g = serial();
     let out = agent(fixture()).arg("list").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Иванов Иван Иванович") && text.contains("SNILS:   11223344595"), "{text}");
+    assert!(
+        text.contains("Иванов Иван Иванович") && text.contains("SNILS:   11223344595"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -62,7 +68,16 @@ fn sign_ec_and_rsa_to_files_and_openssl_verifies() {
         let out_file = f.dir.path().join(format!("env-{id}.p7s"));
         let out = agent(f)
             .env("TEST_PIN", "123456")
-            .args(["sign", "--origin", ORIGIN, "--cert", id, "--pin-from-env", "TEST_PIN", "--challenge"])
+            .args([
+                "sign",
+                "--origin",
+                ORIGIN,
+                "--cert",
+                id,
+                "--pin-from-env",
+                "TEST_PIN",
+                "--challenge",
+            ])
             .arg(&challenge)
             .arg("--out")
             .arg(&out_file)
@@ -70,7 +85,10 @@ fn sign_ec_and_rsa_to_files_and_openssl_verifies() {
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(out.stdout.is_empty(), "nothing on stdout with --out");
-        assert!(stderr(&out).contains("openssl cms -verify"), "tells how to verify");
+        assert!(
+            stderr(&out).contains("openssl cms -verify"),
+            "tells how to verify"
+        );
         let content = openssl_verify(f, &std::fs::read(&out_file).unwrap());
         let text = String::from_utf8(content).unwrap();
         assert!(text.contains(&format!("\"origin\":\"{ORIGIN}\"")), "{text}");
@@ -84,7 +102,17 @@ fn sign_base64_to_stdout() {
     let challenge = write_challenge(f, "c2.json", ORIGIN);
     let out = agent(f)
         .env("TEST_PIN", "123456")
-        .args(["sign", "--origin", ORIGIN, "--cert", "01", "--pin-from-env", "TEST_PIN", "--base64", "--challenge"])
+        .args([
+            "sign",
+            "--origin",
+            ORIGIN,
+            "--cert",
+            "01",
+            "--pin-from-env",
+            "TEST_PIN",
+            "--base64",
+            "--challenge",
+        ])
         .arg(&challenge)
         .output()
         .unwrap();
@@ -97,10 +125,21 @@ fn sign_base64_to_stdout() {
 fn the_documented_example_challenge_is_accepted() {
     let _g = serial();
     let f = fixture();
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/challenge.json");
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/challenge.json");
     let out = agent(f)
         .env("TEST_PIN", "123456")
-        .args(["sign", "--origin", ORIGIN, "--cert", "01", "--pin-from-env", "TEST_PIN", "--base64", "--challenge"])
+        .args([
+            "sign",
+            "--origin",
+            ORIGIN,
+            "--cert",
+            "01",
+            "--pin-from-env",
+            "TEST_PIN",
+            "--base64",
+            "--challenge",
+        ])
         .arg(example)
         .output()
         .unwrap();
@@ -111,7 +150,15 @@ fn failing(f: &Fixture, origin: &str, args: &[&str], pin: &str) -> (i32, String)
     let challenge = write_challenge(f, "c3.json", ORIGIN);
     let out = agent(f)
         .env("TEST_PIN", pin)
-        .args(["sign", "--origin", origin, "--pin-from-env", "TEST_PIN", "--base64", "--challenge"])
+        .args([
+            "sign",
+            "--origin",
+            origin,
+            "--pin-from-env",
+            "TEST_PIN",
+            "--base64",
+            "--challenge",
+        ])
         .arg(&challenge)
         .args(args)
         .output()
@@ -125,7 +172,10 @@ fn wrong_pin_fails_with_code_and_russian_message() {
     let _g = serial();
     let (code, err) = failing(fixture(), ORIGIN, &["--cert", "01"], "999999");
     assert_eq!(code, 1);
-    assert!(err.contains("pin-incorrect") && err.contains("Неверный PIN-код"), "{err}");
+    assert!(
+        err.contains("pin-incorrect") && err.contains("Неверный PIN-код"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -143,13 +193,26 @@ fn module_path_that_does_not_exist() {
     let challenge = write_challenge(f, "c4.json", ORIGIN);
     let out = Command::new(env!("CARGO_BIN_EXE_tokenconfirm-agent"))
         .env("TEST_PIN", "123456")
-        .args(["--module", "/nonexistent/libpkcs11.so", "sign", "--origin", ORIGIN, "--pin-from-env", "TEST_PIN", "--base64", "--challenge"])
+        .args([
+            "--module",
+            "/nonexistent/libpkcs11.so",
+            "sign",
+            "--origin",
+            ORIGIN,
+            "--pin-from-env",
+            "TEST_PIN",
+            "--base64",
+            "--challenge",
+        ])
         .arg(&challenge)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("module-load-failed") && err.contains("no such file"), "{err}");
+    assert!(
+        err.contains("module-load-failed") && err.contains("no such file"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -160,18 +223,36 @@ fn no_token_present() {
     let empty = tempfile::tempdir().unwrap();
     let conf = empty.path().join("softhsm2.conf");
     std::fs::create_dir(empty.path().join("tokens")).unwrap();
-    std::fs::write(&conf, format!("directories.tokendir = {}/tokens\nobjectstore.backend = file\n", empty.path().display())).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}/tokens\nobjectstore.backend = file\n",
+            empty.path().display()
+        ),
+    )
+    .unwrap();
     let challenge = write_challenge(f, "c5.json", ORIGIN);
     let out = agent(f)
         .env("SOFTHSM2_CONF", &conf)
         .env("TEST_PIN", "123456")
-        .args(["sign", "--origin", ORIGIN, "--pin-from-env", "TEST_PIN", "--base64", "--challenge"])
+        .args([
+            "sign",
+            "--origin",
+            ORIGIN,
+            "--pin-from-env",
+            "TEST_PIN",
+            "--base64",
+            "--challenge",
+        ])
         .arg(&challenge)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("no-token") && err.contains("Вставьте токен"), "{err}");
+    assert!(
+        err.contains("no-token") && err.contains("Вставьте токен"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -183,10 +264,18 @@ fn origin_mismatch_and_bad_challenge_are_usage_errors_or_refusals() {
     assert!(err.contains("origin-mismatch"), "{err}");
     let bad = f.dir.path().join("bad.json");
     std::fs::write(&bad, b"{\"version\":1}").unwrap();
-    let out = agent(f).args(["sign", "--origin", ORIGIN, "--challenge"]).arg(&bad).output().unwrap();
+    let out = agent(f)
+        .args(["sign", "--origin", ORIGIN, "--challenge"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("invalid-challenge"));
-    let out = agent(f).args(["sign", "--origin", "http://portal.example", "--challenge"]).arg(&bad).output().unwrap();
+    let out = agent(f)
+        .args(["sign", "--origin", "http://portal.example", "--challenge"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -195,6 +284,9 @@ fn doctor_reports_module_and_token() {
     let _g = serial();
     let out = agent(fixture()).arg("doctor").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("libsofthsm2.so") && text.contains("tokenconfirm-test"), "{text}");
+    assert!(
+        text.contains("libsofthsm2.so") && text.contains("tokenconfirm-test"),
+        "{text}"
+    );
     assert!(text.contains("2 signing certificate(s)"), "{text}");
 }

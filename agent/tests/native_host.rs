@@ -17,7 +17,10 @@ struct Host {
 
 fn config(f: &Fixture, pin_prompt: &str) -> std::path::PathBuf {
     let path = f.dir.path().join(format!("agent-{pin_prompt}.toml"));
-    let text = format!("modules = [{:?}]\ndiscover = false\npin_prompt = {pin_prompt:?}\n", f.module());
+    let text = format!(
+        "modules = [{:?}]\ndiscover = false\npin_prompt = {pin_prompt:?}\n",
+        f.module()
+    );
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -35,7 +38,11 @@ fn start(f: &Fixture, args: &[&str]) -> Host {
         .unwrap();
     let stdin = child.stdin.take();
     let stdout = child.stdout.take().unwrap();
-    Host { child, stdin, stdout }
+    Host {
+        child,
+        stdin,
+        stdout,
+    }
 }
 
 fn chrome(f: &Fixture) -> Host {
@@ -98,18 +105,30 @@ fn hello_list_and_sign_through_native_messaging() {
     assert_eq!(hello["result"]["protocol"], 1);
 
     let list = host.call(json!({"id": "l", "command": "list-certificates"}));
-    let certs = list["result"]["certificates"].as_array().expect("certificates");
+    let certs = list["result"]["certificates"]
+        .as_array()
+        .expect("certificates");
     assert_eq!(certs.len(), 2);
     let ec = certs.iter().find(|c| c["keyType"] == "ec-p256").unwrap();
     let id = ec["id"].as_str().unwrap();
     assert_eq!(ec["snils"], "11223344595");
 
-    let reply = host.call(sign_request("s", &fresh_challenge(ORIGIN), ORIGIN, id, Some("123456")));
+    let reply = host.call(sign_request(
+        "s",
+        &fresh_challenge(ORIGIN),
+        ORIGIN,
+        id,
+        Some("123456"),
+    ));
     assert_eq!(reply["ok"], true, "{reply}");
     assert_eq!(reply["result"]["certificateId"], id);
-    let der = tokenconfirm_wire::b64::std_decode(reply["result"]["envelope"].as_str().unwrap()).unwrap();
+    let der =
+        tokenconfirm_wire::b64::std_decode(reply["result"]["envelope"].as_str().unwrap()).unwrap();
     let content = openssl_verify(f, &der);
-    assert_eq!(content, reply["result"]["statement"].as_str().unwrap().as_bytes());
+    assert_eq!(
+        content,
+        reply["result"]["statement"].as_str().unwrap().as_bytes()
+    );
 
     let (code, rest) = host.finish();
     assert_eq!(code, 0, "clean exit on EOF");
@@ -125,19 +144,51 @@ fn sign_refusals_carry_stable_codes() {
     let wrong = host.call(sign_request("a", &challenge, ORIGIN, "01", Some("111111")));
     assert_eq!(wrong["error"]["code"], "pin-incorrect", "{wrong}");
     assert_eq!(wrong["error"]["retriable"], true);
-    assert_eq!(wrong["error"]["message"]["ru"].as_str().map(|s| s.starts_with("Неверный PIN-код")), Some(true));
+    assert_eq!(
+        wrong["error"]["message"]["ru"]
+            .as_str()
+            .map(|s| s.starts_with("Неверный PIN-код")),
+        Some(true)
+    );
     assert!(wrong["error"]["details"]["pinFinalTry"].is_boolean());
     let no_pin = host.call(sign_request("b", &challenge, ORIGIN, "01", None));
     assert_eq!(no_pin["error"]["code"], "pin-required", "{no_pin}");
-    let phishing = host.call(sign_request("c", &challenge, "https://gosuslugi.example.evil", "01", Some("123456")));
+    let phishing = host.call(sign_request(
+        "c",
+        &challenge,
+        "https://gosuslugi.example.evil",
+        "01",
+        Some("123456"),
+    ));
     assert_eq!(phishing["error"]["code"], "origin-mismatch", "{phishing}");
-    let old = challenge_at(ORIGIN, time::OffsetDateTime::now_utc() - time::Duration::minutes(20));
+    let old = challenge_at(
+        ORIGIN,
+        time::OffsetDateTime::now_utc() - time::Duration::minutes(20),
+    );
     let expired = host.call(sign_request("d", &old, ORIGIN, "01", Some("123456")));
     assert_eq!(expired["error"]["code"], "challenge-expired", "{expired}");
-    let unknown = host.call(sign_request("e", &challenge, ORIGIN, "no-such-certificate", Some("123456")));
-    assert_eq!(unknown["error"]["code"], "certificate-not-found", "{unknown}");
-    let insecure = host.call(sign_request("f", &challenge, "http://portal.example", "01", Some("123456")));
-    assert_eq!(insecure["error"]["code"], "origin-not-allowed", "{insecure}");
+    let unknown = host.call(sign_request(
+        "e",
+        &challenge,
+        ORIGIN,
+        "no-such-certificate",
+        Some("123456"),
+    ));
+    assert_eq!(
+        unknown["error"]["code"], "certificate-not-found",
+        "{unknown}"
+    );
+    let insecure = host.call(sign_request(
+        "f",
+        &challenge,
+        "http://portal.example",
+        "01",
+        Some("123456"),
+    ));
+    assert_eq!(
+        insecure["error"]["code"], "origin-not-allowed",
+        "{insecure}"
+    );
     assert_eq!(host.finish().0, 0);
 }
 
@@ -145,8 +196,17 @@ fn sign_refusals_carry_stable_codes() {
 fn firefox_style_launch_is_recognized() {
     let _g = serial();
     let f = fixture();
-    let mut host = start(f, &["/home/u/.mozilla/native-messaging-hosts/ru.tokenconfirm.agent.json", "agent@tokenconfirm.ru"]);
-    assert_eq!(host.call(json!({"id": "x", "command": "hello"}))["ok"], true);
+    let mut host = start(
+        f,
+        &[
+            "/home/u/.mozilla/native-messaging-hosts/ru.tokenconfirm.agent.json",
+            "agent@tokenconfirm.ru",
+        ],
+    );
+    assert_eq!(
+        host.call(json!({"id": "x", "command": "hello"}))["ok"],
+        true
+    );
     assert_eq!(host.finish().0, 0);
 }
 
@@ -158,13 +218,19 @@ fn bad_frames_get_error_replies_and_the_loop_continues() {
     // invalid UTF-8
     host.send_raw(&[3, 0, 0, 0, 0xff, 0xfe, 0xfd]);
     let r = host.recv();
-    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (Value::Null, json!("invalid-utf8")));
+    assert_eq!(
+        (r["id"].clone(), r["error"]["code"].clone()),
+        (Value::Null, json!("invalid-utf8"))
+    );
     // invalid JSON
     host.send_raw(&[5, 0, 0, 0, b'{', b'"', b'a', b'"', b':']);
     assert_eq!(host.recv()["error"]["code"], "invalid-json");
     // unknown command keeps the id
     let r = host.call(json!({"id": 9, "command": "format-token"}));
-    assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!(9), json!("unknown-command")));
+    assert_eq!(
+        (r["id"].clone(), r["error"]["code"].clone()),
+        (json!(9), json!("unknown-command"))
+    );
     // malformed challenge
     let r = host.call(json!({"id": 10, "command": "sign", "origin": ORIGIN, "certificateId": "x", "challenge": {"version": 1}}));
     assert_eq!(r["error"]["code"], "invalid-challenge");

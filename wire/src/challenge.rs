@@ -137,8 +137,8 @@ pub enum ChallengeError {
 impl Challenge {
     /// Parses and checks the shape of a challenge (not its freshness: see [`Challenge::check_time`]).
     pub fn from_json(bytes: &[u8]) -> Result<Self, ChallengeError> {
-        let challenge: Challenge = serde_json::from_slice(bytes)
-            .map_err(|e| ChallengeError::Malformed(e.to_string()))?;
+        let challenge: Challenge =
+            serde_json::from_slice(bytes).map_err(|e| ChallengeError::Malformed(e.to_string()))?;
         challenge.check_shape()?;
         Ok(challenge)
     }
@@ -164,7 +164,11 @@ impl Challenge {
     }
 
     /// Checks freshness at `now`, tolerating `skew` of clock difference on the issue time.
-    pub fn check_time(&self, now: OffsetDateTime, skew: time::Duration) -> Result<(), ChallengeError> {
+    pub fn check_time(
+        &self,
+        now: OffsetDateTime,
+        skew: time::Duration,
+    ) -> Result<(), ChallengeError> {
         if now >= self.expires_at.datetime() {
             return Err(ChallengeError::Expired(self.expires_at));
         }
@@ -192,16 +196,34 @@ pub(crate) mod tests {
 
     #[test]
     fn rejects_short_nonce_unknown_fields_and_bad_times() {
-        let short = sample().replace("q2NuJ0mYq7yUz1v7Q8p9u1ZC9b1w8m0cY2hhbGxlbmdlLW5vbmNl", "c2hvcnQ");
-        assert_eq!(Challenge::from_json(short.as_bytes()), Err(ChallengeError::Nonce));
+        let short = sample().replace(
+            "q2NuJ0mYq7yUz1v7Q8p9u1ZC9b1w8m0cY2hhbGxlbmdlLW5vbmNl",
+            "c2hvcnQ",
+        );
+        assert_eq!(
+            Challenge::from_json(short.as_bytes()),
+            Err(ChallengeError::Nonce)
+        );
         let extra = sample().replace("\"version\":1", "\"version\":1,\"x\":2");
-        assert!(matches!(Challenge::from_json(extra.as_bytes()), Err(ChallengeError::Malformed(_))));
+        assert!(matches!(
+            Challenge::from_json(extra.as_bytes()),
+            Err(ChallengeError::Malformed(_))
+        ));
         let frac = sample().replace("09:00:00Z", "09:00:00.5Z");
-        assert!(matches!(Challenge::from_json(frac.as_bytes()), Err(ChallengeError::Malformed(_))));
+        assert!(matches!(
+            Challenge::from_json(frac.as_bytes()),
+            Err(ChallengeError::Malformed(_))
+        ));
         let inverted = sample().replace("09:05:00Z", "08:05:00Z");
-        assert_eq!(Challenge::from_json(inverted.as_bytes()), Err(ChallengeError::Lifetime));
+        assert_eq!(
+            Challenge::from_json(inverted.as_bytes()),
+            Err(ChallengeError::Lifetime)
+        );
         let purpose = sample().replace("account-confirmation", "login");
-        assert!(matches!(Challenge::from_json(purpose.as_bytes()), Err(ChallengeError::Malformed(_))));
+        assert!(matches!(
+            Challenge::from_json(purpose.as_bytes()),
+            Err(ChallengeError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -210,8 +232,14 @@ pub(crate) mod tests {
         let at = |s: &str| Timestamp::parse(s).unwrap().datetime();
         let skew = time::Duration::seconds(30);
         assert!(c.check_time(at("2026-11-22T09:04:59Z"), skew).is_ok());
-        assert!(matches!(c.check_time(at("2026-11-22T09:05:00Z"), skew), Err(ChallengeError::Expired(_))));
+        assert!(matches!(
+            c.check_time(at("2026-11-22T09:05:00Z"), skew),
+            Err(ChallengeError::Expired(_))
+        ));
         assert!(c.check_time(at("2026-11-22T08:59:40Z"), skew).is_ok());
-        assert!(matches!(c.check_time(at("2026-11-22T08:59:00Z"), skew), Err(ChallengeError::NotYetValid(_))));
+        assert!(matches!(
+            c.check_time(at("2026-11-22T08:59:00Z"), skew),
+            Err(ChallengeError::NotYetValid(_))
+        ));
     }
 }

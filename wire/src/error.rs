@@ -197,7 +197,9 @@ mod tests {
         for code in ErrorCode::ALL {
             let s = code.as_str();
             assert!(seen.insert(s), "duplicate {s}");
-            assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit()));
+            assert!(s
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit()));
             assert_eq!(serde_json::to_string(code).unwrap(), format!("\"{s}\""));
             assert!(!code.message_en().is_empty() && !code.message_ru().is_empty());
         }

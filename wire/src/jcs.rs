@@ -11,7 +11,9 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JcsError {
     /// A number that is not an integer in the IEEE-754 exact range (|n| ≤ 2^53 − 1).
-    #[error("number {0} is not an exactly representable integer; statements carry no other numbers")]
+    #[error(
+        "number {0} is not an exactly representable integer; statements carry no other numbers"
+    )]
     UnsupportedNumber(String),
 }
 
@@ -107,7 +109,10 @@ mod tests {
         // U+1F600 is a surrogate pair (0xD83D…) in UTF-16 and so sorts before U+FB33, the
         // opposite of UTF-8 byte order: the case RFC 8785 §3.2.3 warns about.
         let v = json!({"\u{fb33}": 1, "\u{1f600}": 2, "b": 3, "a": 4, "\r": 5});
-        assert_eq!(canon(v), "{\"\\r\":5,\"a\":4,\"b\":3,\"\u{1f600}\":2,\"\u{fb33}\":1}");
+        assert_eq!(
+            canon(v),
+            "{\"\\r\":5,\"a\":4,\"b\":3,\"\u{1f600}\":2,\"\u{fb33}\":1}"
+        );
     }
 
     #[test]
@@ -119,7 +124,10 @@ mod tests {
     #[test]
     fn nested_and_literals() {
         let v = json!({"z": [true, false, null, -5, 0], "y": {"b": "x", "a": []}});
-        assert_eq!(canon(v), r#"{"y":{"a":[],"b":"x"},"z":[true,false,null,-5,0]}"#);
+        assert_eq!(
+            canon(v),
+            r#"{"y":{"a":[],"b":"x"},"z":[true,false,null,-5,0]}"#
+        );
     }
 
     #[test]

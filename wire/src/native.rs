@@ -172,7 +172,11 @@ impl Request {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| fail(None, ErrorCode::InvalidJson, e.to_string()))?;
         let Value::Object(mut map) = value else {
-            return Err(fail(None, ErrorCode::InvalidJson, "not a JSON object".into()));
+            return Err(fail(
+                None,
+                ErrorCode::InvalidJson,
+                "not a JSON object".into(),
+            ));
         };
         let id = map
             .remove("id")
@@ -182,11 +186,19 @@ impl Request {
         let name = match map.get("command") {
             Some(Value::String(name)) => name.clone(),
             _ => {
-                return Err(fail(Some(id), ErrorCode::InvalidRequest, "missing command".into()))
+                return Err(fail(
+                    Some(id),
+                    ErrorCode::InvalidRequest,
+                    "missing command".into(),
+                ))
             }
         };
         if !COMMANDS.contains(&name.as_str()) {
-            return Err(fail(Some(id), ErrorCode::UnknownCommand, format!("unknown command {name:?}")));
+            return Err(fail(
+                Some(id),
+                ErrorCode::UnknownCommand,
+                format!("unknown command {name:?}"),
+            ));
         }
         if name == "sign" {
             if let Some(Value::String(origin)) = map.get("origin") {
@@ -243,7 +255,10 @@ impl ErrorBody {
         };
         ErrorBody {
             code,
-            message: Messages { en: with(code.message_en()), ru: with(code.message_ru()) },
+            message: Messages {
+                en: with(code.message_en()),
+                ru: with(code.message_ru()),
+            },
             retriable: code.retriable(),
             details,
         }
@@ -269,12 +284,22 @@ pub struct Reply {
 impl Reply {
     /// A success reply.
     pub fn success(id: RequestId, result: Value) -> Self {
-        Reply { id: Some(id), ok: true, result: Some(result), error: None }
+        Reply {
+            id: Some(id),
+            ok: true,
+            result: Some(result),
+            error: None,
+        }
     }
 
     /// A failure reply.
     pub fn failure(id: Option<RequestId>, error: ErrorBody) -> Self {
-        Reply { id, ok: false, result: None, error: Some(error) }
+        Reply {
+            id,
+            ok: false,
+            result: None,
+            error: Some(error),
+        }
     }
 }
 
@@ -402,7 +427,12 @@ mod tests {
     fn parses_hello_and_echoes_ids() {
         let r = Request::parse(br#"{"id":"a1","command":"hello"}"#).unwrap();
         assert_eq!(r.id, RequestId::Text("a1".into()));
-        assert!(matches!(r.command, Command::Hello { extension_version: None }));
+        assert!(matches!(
+            r.command,
+            Command::Hello {
+                extension_version: None
+            }
+        ));
         let r = Request::parse(br#"{"id":7,"command":"cancel","target":"a1"}"#).unwrap();
         assert_eq!(r.id, RequestId::Number(7));
     }
@@ -414,10 +444,19 @@ mod tests {
         assert_eq!(code(b"{"), ErrorCode::InvalidJson);
         assert_eq!(code(b"[1]"), ErrorCode::InvalidJson);
         assert_eq!(code(br#"{"command":"hello"}"#), ErrorCode::InvalidId);
-        assert_eq!(code(br#"{"id":{},"command":"hello"}"#), ErrorCode::InvalidId);
+        assert_eq!(
+            code(br#"{"id":{},"command":"hello"}"#),
+            ErrorCode::InvalidId
+        );
         assert_eq!(code(br#"{"id":1}"#), ErrorCode::InvalidRequest);
-        assert_eq!(code(br#"{"id":1,"command":"format-disk"}"#), ErrorCode::UnknownCommand);
-        assert_eq!(code(br#"{"id":1,"command":"hello","x":1}"#), ErrorCode::InvalidRequest);
+        assert_eq!(
+            code(br#"{"id":1,"command":"format-disk"}"#),
+            ErrorCode::UnknownCommand
+        );
+        assert_eq!(
+            code(br#"{"id":1,"command":"hello","x":1}"#),
+            ErrorCode::InvalidRequest
+        );
         let insecure = br#"{"id":1,"command":"sign","origin":"http://a.b","certificateId":"x","challenge":{}}"#;
         assert_eq!(code(insecure), ErrorCode::OriginNotAllowed);
         let err = Request::parse(br#"{"id":"z","command":"sign","origin":"https://a.b","certificateId":"x","challenge":{"version":1}}"#).unwrap_err();
@@ -434,16 +473,26 @@ mod tests {
         let r = Request::parse(body.as_bytes()).unwrap();
         let dbg = format!("{r:?}");
         assert!(!dbg.contains("4242"), "{dbg}");
-        let Command::Sign(p) = r.command else { panic!() };
+        let Command::Sign(p) = r.command else {
+            panic!()
+        };
         assert_eq!(p.pin.unwrap().expose(), "4242");
     }
 
     #[test]
     fn replies_serialize_as_documented() {
         let ok = Reply::success(RequestId::Number(1), serde_json::json!({"a":1}));
-        assert_eq!(serde_json::to_string(&ok).unwrap(), r#"{"id":1,"ok":true,"result":{"a":1}}"#);
+        assert_eq!(
+            serde_json::to_string(&ok).unwrap(),
+            r#"{"id":1,"ok":true,"result":{"a":1}}"#
+        );
         let err = Reply::failure(None, ErrorBody::new(ErrorCode::InvalidJson, None, None));
         let text = serde_json::to_string(&err).unwrap();
-        assert!(text.starts_with(r#"{"id":null,"ok":false,"error":{"code":"invalid-json","message":{"en":"#), "{text}");
+        assert!(
+            text.starts_with(
+                r#"{"id":null,"ok":false,"error":{"code":"invalid-json","message":{"en":"#
+            ),
+            "{text}"
+        );
     }
 }

@@ -188,7 +188,11 @@ mod tests {
 
     #[test]
     fn insecure_schemes_are_refused() {
-        for bad in ["http://gosuslugi.ru", "ftp://x.ru", "chrome-extension://abc"] {
+        for bad in [
+            "http://gosuslugi.ru",
+            "ftp://x.ru",
+            "chrome-extension://abc",
+        ] {
             assert!(
                 matches!(Origin::parse(bad), Err(OriginError::NotSecure(_))),
                 "{bad}"
@@ -199,7 +203,9 @@ mod tests {
     #[test]
     fn origin_of_url() {
         assert_eq!(
-            Origin::of_url("https://portal.example/confirm?x=1").unwrap().as_str(),
+            Origin::of_url("https://portal.example/confirm?x=1")
+                .unwrap()
+                .as_str(),
             "https://portal.example"
         );
     }

@@ -100,8 +100,14 @@ mod tests {
         let s = Statement::new(challenge(), origin, b"cert");
         let bytes = s.to_canonical_bytes();
         let text = std::str::from_utf8(&bytes).unwrap();
-        assert!(text.starts_with(r#"{"challenge":{"account":"acct-42","expiresAt":"#), "{text}");
-        assert!(text.ends_with(r#""type":"tokenconfirm-statement","version":1}"#), "{text}");
+        assert!(
+            text.starts_with(r#"{"challenge":{"account":"acct-42","expiresAt":"#),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(r#""type":"tokenconfirm-statement","version":1}"#),
+            "{text}"
+        );
         assert_eq!(Statement::from_signed_bytes(&bytes).unwrap(), s);
         assert!(s.names_certificate(b"cert"));
         assert!(!s.names_certificate(b"other"));
@@ -112,10 +118,19 @@ mod tests {
         let origin = Origin::parse("https://portal.example").unwrap();
         let s = Statement::new(challenge(), origin, b"cert");
         let pretty = serde_json::to_vec_pretty(&s).unwrap();
-        assert_eq!(Statement::from_signed_bytes(&pretty), Err(StatementError::NotCanonical));
-        assert!(matches!(Statement::from_signed_bytes(b"\xff"), Err(StatementError::Malformed(_))));
+        assert_eq!(
+            Statement::from_signed_bytes(&pretty),
+            Err(StatementError::NotCanonical)
+        );
+        assert!(matches!(
+            Statement::from_signed_bytes(b"\xff"),
+            Err(StatementError::Malformed(_))
+        ));
         let text = String::from_utf8(s.to_canonical_bytes()).unwrap();
         let other = text.replace("tokenconfirm-statement", "something-else");
-        assert_eq!(Statement::from_signed_bytes(other.as_bytes()), Err(StatementError::Kind));
+        assert_eq!(
+            Statement::from_signed_bytes(other.as_bytes()),
+            Err(StatementError::Kind)
+        );
     }
 }

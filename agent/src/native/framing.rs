@@ -1,7 +1,7 @@
 //! Native-messaging framing: 4-byte native-endian length, then that many bytes of UTF-8 JSON.
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokenconfirm_wire::native::MAX_FRAME_BYTES;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Why no frame could be read.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(input: &mut R) -> Result<Vec<u8>, 
 }
 
 /// Writes one frame and flushes. The caller guarantees `body.len() <= MAX_FRAME_BYTES`.
-pub async fn write_frame<W: AsyncWrite + Unpin>(output: &mut W, body: &[u8]) -> std::io::Result<()> {
+pub async fn write_frame<W: AsyncWrite + Unpin>(
+    output: &mut W,
+    body: &[u8],
+) -> std::io::Result<()> {
     let len = u32::try_from(body.len()).map_err(|_| std::io::Error::other("frame too large"))?;
     let mut frame = Vec::with_capacity(4 + body.len());
     frame.extend_from_slice(&len.to_ne_bytes());
@@ -90,16 +93,31 @@ mod tests {
     #[tokio::test]
     async fn truncated_and_oversize() {
         let mut short_len: &[u8] = &[1, 0];
-        assert!(matches!(read_frame(&mut short_len).await, Err(FrameError::Truncated { got: 2, expected: 4 })));
+        assert!(matches!(
+            read_frame(&mut short_len).await,
+            Err(FrameError::Truncated {
+                got: 2,
+                expected: 4
+            })
+        ));
         let data = frame(b"{\"id\":1}");
         let mut short_body = &data[..6];
-        assert!(matches!(read_frame(&mut short_body).await, Err(FrameError::Truncated { got: 2, .. })));
+        assert!(matches!(
+            read_frame(&mut short_body).await,
+            Err(FrameError::Truncated { got: 2, .. })
+        ));
         let big = ((MAX_FRAME_BYTES + 1) as u32).to_ne_bytes();
         let mut oversize: &[u8] = &big;
-        assert!(matches!(read_frame(&mut oversize).await, Err(FrameError::TooLarge(_))));
+        assert!(matches!(
+            read_frame(&mut oversize).await,
+            Err(FrameError::TooLarge(_))
+        ));
         let huge = u32::MAX.to_ne_bytes();
         let mut huge: &[u8] = &huge;
-        assert!(matches!(read_frame(&mut huge).await, Err(FrameError::TooLarge(_))));
+        assert!(matches!(
+            read_frame(&mut huge).await,
+            Err(FrameError::TooLarge(_))
+        ));
     }
 
     #[tokio::test]

@@ -11,13 +11,13 @@ use crate::error::{AgentError, Result};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, oneshot};
 use tokenconfirm_wire::error::ErrorCode;
 use tokenconfirm_wire::native::{
     CertificateList, Command, ErrorBody, HelloResult, Reply, Request, RequestId, SignParams,
     SignResult, MAX_FRAME_BYTES,
 };
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroize;
 
 /// What the host needs from the token side. Blocking methods: they run on worker threads.
@@ -57,8 +57,10 @@ impl HostExit {
 
 /// The `hello` result for this build.
 pub fn hello(backend: &dyn Backend) -> HelloResult {
-    let mut capabilities: Vec<String> =
-        tokenconfirm_wire::native::COMMANDS.iter().map(|s| s.to_string()).collect();
+    let mut capabilities: Vec<String> = tokenconfirm_wire::native::COMMANDS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     capabilities.push("pin-in-request".into());
     capabilities.extend(backend.capabilities());
     HelloResult {
@@ -72,7 +74,9 @@ pub fn hello(backend: &dyn Backend) -> HelloResult {
 type Pending = Arc<Mutex<HashMap<RequestId, oneshot::Sender<()>>>>;
 
 fn lock(pending: &Pending) -> std::sync::MutexGuard<'_, HashMap<RequestId, oneshot::Sender<()>>> {
-    pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    pending
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Serializes a reply, replacing it with `reply-too-large` when it would exceed the cap.
@@ -82,7 +86,10 @@ pub fn encode_reply(reply: &Reply) -> Vec<u8> {
         return body;
     }
     let detail = format!("{} bytes", body.len());
-    let fallback = Reply::failure(reply.id.clone(), ErrorBody::new(ErrorCode::ReplyTooLarge, Some(&detail), None));
+    let fallback = Reply::failure(
+        reply.id.clone(),
+        ErrorBody::new(ErrorCode::ReplyTooLarge, Some(&detail), None),
+    );
     serde_json::to_vec(&fallback).unwrap_or_default()
 }
 
@@ -126,7 +133,12 @@ where
             Ok(request) => request,
             Err(e) => {
                 tracing::warn!(code = %e.code, "bad request: {}", e.detail);
-                let _ = tx.send(Reply::failure(e.id, ErrorBody::new(e.code, Some(&e.detail), None))).await;
+                let _ = tx
+                    .send(Reply::failure(
+                        e.id,
+                        ErrorBody::new(e.code, Some(&e.detail), None),
+                    ))
+                    .await;
                 continue;
             }
         };
@@ -138,22 +150,40 @@ where
                 let _ = tx.send(Reply::success(id, result)).await;
             }
             Command::Cancel { target } => {
-                let found = lock(&pending).remove(&target).map(|cancel| cancel.send(()).is_ok());
-                let _ = tx.send(Reply::success(id, json!({ "cancelled": found.unwrap_or(false) }))).await;
+                let found = lock(&pending)
+                    .remove(&target)
+                    .map(|cancel| cancel.send(()).is_ok());
+                let _ = tx
+                    .send(Reply::success(
+                        id,
+                        json!({ "cancelled": found.unwrap_or(false) }),
+                    ))
+                    .await;
             }
             command => {
                 let (cancel_tx, cancel_rx) = oneshot::channel();
-                {
+                let duplicate = {
                     let mut map = lock(&pending);
-                    if map.contains_key(&id) {
-                        drop(map);
-                        let body = ErrorBody::new(ErrorCode::DuplicateId, Some(&id.to_string()), None);
-                        let _ = tx.send(Reply::failure(Some(id), body)).await;
-                        continue;
+                    let duplicate = map.contains_key(&id);
+                    if !duplicate {
+                        map.insert(id.clone(), cancel_tx);
                     }
-                    map.insert(id.clone(), cancel_tx);
+                    duplicate
+                };
+                if duplicate {
+                    let body = ErrorBody::new(ErrorCode::DuplicateId, Some(&id.to_string()), None);
+                    let _ = tx.send(Reply::failure(Some(id), body)).await;
+                    continue;
                 }
-                tokio::spawn(run_request(id, command, cancel_rx, backend.clone(), signing.clone(), pending.clone(), tx.clone()));
+                tokio::spawn(run_request(
+                    id,
+                    command,
+                    cancel_rx,
+                    backend.clone(),
+                    signing.clone(),
+                    pending.clone(),
+                    tx.clone(),
+                ));
             }
         }
     };
@@ -164,7 +194,10 @@ where
         let _ = cancel.send(());
     }
     drop(tx);
-    if tokio::time::timeout(std::time::Duration::from_secs(2), writer).await.is_err() {
+    if tokio::time::timeout(std::time::Duration::from_secs(2), writer)
+        .await
+        .is_err()
+    {
         tracing::warn!("writer did not finish within 2 s");
     }
     exit
@@ -172,7 +205,12 @@ where
 
 async fn protocol_error(tx: &mpsc::Sender<Reply>, code: ErrorCode, detail: &str) -> HostExit {
     tracing::error!(%code, "{detail}");
-    let _ = tx.send(Reply::failure(None, ErrorBody::new(code, Some(detail), None))).await;
+    let _ = tx
+        .send(Reply::failure(
+            None,
+            ErrorBody::new(code, Some(detail), None),
+        ))
+        .await;
     HostExit::Protocol(code)
 }
 
@@ -187,10 +225,12 @@ async fn run_request(
 ) {
     let work = async move {
         let joined = match command {
-            Command::ListCertificates {} => tokio::task::spawn_blocking(move || {
-                backend.list_certificates().and_then(|r| to_value(&r))
-            })
-            .await,
+            Command::ListCertificates {} => {
+                tokio::task::spawn_blocking(move || {
+                    backend.list_certificates().and_then(|r| to_value(&r))
+                })
+                .await
+            }
             Command::Sign(params) => {
                 // One signature at a time per process (login state is per token); the guard
                 // lives as long as the blocking work, even if this request is cancelled.
@@ -206,7 +246,12 @@ async fn run_request(
                 Ok(Err(AgentError::new(ErrorCode::Internal, "handled inline")))
             }
         };
-        joined.unwrap_or_else(|e| Err(AgentError::new(ErrorCode::Internal, format!("worker failed: {e}"))))
+        joined.unwrap_or_else(|e| {
+            Err(AgentError::new(
+                ErrorCode::Internal,
+                format!("worker failed: {e}"),
+            ))
+        })
     };
     let outcome = tokio::select! {
         result = work => result,
@@ -246,7 +291,10 @@ mod tests {
                 code: ErrorCode::NoToken,
                 detail: String::new(),
             };
-            Ok(CertificateList { certificates: vec![], problems: vec![problem] })
+            Ok(CertificateList {
+                certificates: vec![],
+                problems: vec![problem],
+            })
         }
         fn sign(&self, _: SignParams) -> Result<SignResult> {
             let rx = self.release.lock().unwrap();
@@ -255,9 +303,19 @@ mod tests {
         }
     }
 
-    fn start(huge: bool) -> (DuplexStream, DuplexStream, std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<HostExit>) {
+    fn start(
+        huge: bool,
+    ) -> (
+        DuplexStream,
+        DuplexStream,
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<HostExit>,
+    ) {
         let (release_tx, release_rx) = std::sync::mpsc::channel();
-        let backend = Arc::new(Slow { release: std::sync::Mutex::new(release_rx), huge });
+        let backend = Arc::new(Slow {
+            release: std::sync::Mutex::new(release_rx),
+            huge,
+        });
         let (client_in, host_in) = tokio::io::duplex(4 << 20);
         let (host_out, client_out) = tokio::io::duplex(4 << 20);
         let handle = tokio::spawn(serve(host_in, host_out, backend));
@@ -265,7 +323,9 @@ mod tests {
     }
 
     async fn send(w: &mut DuplexStream, body: &str) {
-        w.write_all(&(body.len() as u32).to_ne_bytes()).await.unwrap();
+        w.write_all(&(body.len() as u32).to_ne_bytes())
+            .await
+            .unwrap();
         w.write_all(body.as_bytes()).await.unwrap();
     }
 
@@ -279,7 +339,9 @@ mod tests {
 
     fn sign_request(id: &str) -> String {
         let challenge = r#"{"version":1,"nonce":"q2NuJ0mYq7yUz1v7Q8p9u1ZC9b1w8m0cY2hhbGxlbmdlLW5vbmNl","origin":"https://portal.example","account":"acct-42","purpose":"account-confirmation","issuedAt":"2026-11-22T09:00:00Z","expiresAt":"2026-11-22T09:05:00Z"}"#;
-        format!(r#"{{"id":"{id}","command":"sign","origin":"https://portal.example","certificateId":"x","challenge":{challenge}}}"#)
+        format!(
+            r#"{{"id":"{id}","command":"sign","origin":"https://portal.example","certificateId":"x","challenge":{challenge}}}"#
+        )
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,8 +352,12 @@ mod tests {
         let hello = recv(&mut from_host).await;
         assert_eq!(hello["id"], "h");
         assert_eq!(hello["result"]["protocol"], 1);
-        send(&mut to_host, r#"{"id":"c","command":"cancel","target":"s1"}"#).await;
-        let mut replies = vec![recv(&mut from_host).await, recv(&mut from_host).await];
+        send(
+            &mut to_host,
+            r#"{"id":"c","command":"cancel","target":"s1"}"#,
+        )
+        .await;
+        let mut replies = [recv(&mut from_host).await, recv(&mut from_host).await];
         replies.sort_by_key(|r| r["id"].as_str().unwrap_or_default().to_owned());
         assert_eq!(replies[0]["id"], "c");
         assert_eq!(replies[0]["result"]["cancelled"], true);
@@ -313,15 +379,27 @@ mod tests {
         assert_eq!(recv(&mut from_host).await["error"]["code"], "invalid-json");
         send(&mut to_host, r#"{"id":5,"command":"reboot"}"#).await;
         let unknown = recv(&mut from_host).await;
-        assert_eq!((unknown["id"].as_i64(), unknown["error"]["code"].as_str()), (Some(5), Some("unknown-command")));
+        assert_eq!(
+            (unknown["id"].as_i64(), unknown["error"]["code"].as_str()),
+            (Some(5), Some("unknown-command"))
+        );
         release.send(()).unwrap();
-        assert_eq!(recv(&mut from_host).await["error"]["code"], "signing-failed");
+        assert_eq!(
+            recv(&mut from_host).await["error"]["code"],
+            "signing-failed"
+        );
         // EOF in the middle of a frame: an error frame, then the loop ends.
         to_host.write_all(&100u32.to_ne_bytes()).await.unwrap();
         to_host.write_all(b"{\"id\"").await.unwrap();
         drop(to_host);
-        assert_eq!(recv(&mut from_host).await["error"]["code"], "truncated-frame");
-        assert_eq!(handle.await.unwrap(), HostExit::Protocol(ErrorCode::TruncatedFrame));
+        assert_eq!(
+            recv(&mut from_host).await["error"]["code"],
+            "truncated-frame"
+        );
+        assert_eq!(
+            handle.await.unwrap(),
+            HostExit::Protocol(ErrorCode::TruncatedFrame)
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

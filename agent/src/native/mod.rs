@@ -24,8 +24,15 @@ mod tests {
 
     #[test]
     fn detects_browser_launches() {
-        assert!(launched_by_browser(&args(&["agent", "chrome-extension://abcdefghijklmnop/"])));
-        assert!(launched_by_browser(&args(&["agent", "chrome-extension://x/", "--parent-window=0"])));
+        assert!(launched_by_browser(&args(&[
+            "agent",
+            "chrome-extension://abcdefghijklmnop/"
+        ])));
+        assert!(launched_by_browser(&args(&[
+            "agent",
+            "chrome-extension://x/",
+            "--parent-window=0"
+        ])));
         assert!(launched_by_browser(&args(&[
             "agent",
             "/usr/lib/mozilla/native-messaging-hosts/ru.tokenconfirm.agent.json",

@@ -132,12 +132,19 @@ impl Inventory {
             };
             for slot in slots {
                 // Empty slots (SoftHSM's spare slot, a blank card) are not tokens to use.
-                if module.ctx.get_token_info(slot).is_ok_and(|t| !t.token_initialized()) {
+                if module
+                    .ctx
+                    .get_token_info(slot)
+                    .is_ok_and(|t| !t.token_initialized())
+                {
                     continue;
                 }
                 match read_token(&module, slot) {
                     Ok((token, certs, authorities)) => {
-                        report.tokens.push(TokenReport { token, certificates: certs.len() });
+                        report.tokens.push(TokenReport {
+                            token,
+                            certificates: certs.len(),
+                        });
                         inv.certificates.extend(certs);
                         inv.authorities.extend(authorities);
                     }
@@ -174,7 +181,9 @@ impl Inventory {
                         .iter()
                         .filter(|c| {
                             (sel.len() >= 6 && c.id.starts_with(sel))
-                                || key_id.as_deref().is_some_and(|k| !k.is_empty() && k == c.key_id)
+                                || key_id
+                                    .as_deref()
+                                    .is_some_and(|k| !k.is_empty() && k == c.key_id)
                                 || c.label == sel
                         })
                         .collect()
@@ -187,15 +196,28 @@ impl Inventory {
         ids.dedup();
         match (matches.first(), ids.len()) {
             (Some(first), 1) => Ok(first),
-            (None, _) if !self.modules.is_empty() && self.modules.iter().all(|m| m.status.is_err()) => {
-                Err(AgentError::new(ErrorCode::ModuleLoadFailed, self.problem_summary()))
+            (None, _)
+                if !self.modules.is_empty() && self.modules.iter().all(|m| m.status.is_err()) =>
+            {
+                Err(AgentError::new(
+                    ErrorCode::ModuleLoadFailed,
+                    self.problem_summary(),
+                ))
             }
-            (None, _) if !self.any_token() => Err(AgentError::new(ErrorCode::NoToken, self.problem_summary())),
+            (None, _) if !self.any_token() => {
+                Err(AgentError::new(ErrorCode::NoToken, self.problem_summary()))
+            }
             (None, _) if selector.is_some() => Err(AgentError::new(
                 ErrorCode::CertificateNotFound,
-                format!("no signing certificate matches {:?}", selector.unwrap_or_default()),
+                format!(
+                    "no signing certificate matches {:?}",
+                    selector.unwrap_or_default()
+                ),
             )),
-            (None, _) => Err(AgentError::new(ErrorCode::NoCertificate, "tokens are present but hold no signing certificate")),
+            (None, _) => Err(AgentError::new(
+                ErrorCode::NoCertificate,
+                "tokens are present but hold no signing certificate",
+            )),
             _ => Err(AgentError::new(
                 ErrorCode::CertificateAmbiguous,
                 format!("candidates: {}", ids.join(", ")),
@@ -208,7 +230,10 @@ impl Inventory {
             return "no PKCS#11 module configured or found".into();
         }
         let loaded = self.modules.iter().filter(|m| m.status.is_ok()).count();
-        let mut text = format!("{loaded} of {} module(s) loaded, no token present", self.modules.len());
+        let mut text = format!(
+            "{loaded} of {} module(s) loaded, no token present",
+            self.modules.len()
+        );
         for p in &self.problems {
             text.push_str(&format!("; {}: {}", p.source, p.detail));
         }
@@ -255,7 +280,14 @@ fn read_token(module: &Arc<Module>, slot: Slot) -> Result<TokenContents> {
     let mut authorities = Vec::new();
     for handle in handles {
         let attrs = session
-            .get_attributes(handle, &[AttributeType::Value, AttributeType::Id, AttributeType::Label])
+            .get_attributes(
+                handle,
+                &[
+                    AttributeType::Value,
+                    AttributeType::Id,
+                    AttributeType::Label,
+                ],
+            )
             .map_err(|e| super::token_error("C_GetAttributeValue", e))?;
         let (mut der, mut key_id, mut label) = (Vec::new(), Vec::new(), String::new());
         for attr in attrs {

@@ -25,9 +25,16 @@ pub fn login(
 ) -> Result<()> {
     let token = describe_token(module, slot)?;
     if token.pin_locked {
-        return Err(AgentError::new(ErrorCode::PinLocked, format!("token {:?}", token.label)));
+        return Err(AgentError::new(
+            ErrorCode::PinLocked,
+            format!("token {:?}", token.label),
+        ));
     }
-    let user = if context_specific { UserType::ContextSpecific } else { UserType::User };
+    let user = if context_specific {
+        UserType::ContextSpecific
+    } else {
+        UserType::User
+    };
     let outcome = if token.pin_pad {
         tracing::info!(token = %token.label, "logging in through the PIN pad");
         session.login(user, None)
@@ -48,11 +55,14 @@ pub fn login(
 /// A wrong PIN: re-reads the token flags so the reply says how close the PIN is to blocking.
 fn wrong_pin(module: &Module, slot: Slot) -> AgentError {
     match describe_token(module, slot) {
-        Ok(t) if t.pin_locked => AgentError::new(ErrorCode::PinLocked, "the wrong PIN blocked the token"),
-        Ok(t) => AgentError::new(ErrorCode::PinIncorrect, format!("token {:?}", t.label)).with_details(json!({
-            "pinCountLow": t.pin_count_low,
-            "pinFinalTry": t.pin_final_try,
-        })),
+        Ok(t) if t.pin_locked => {
+            AgentError::new(ErrorCode::PinLocked, "the wrong PIN blocked the token")
+        }
+        Ok(t) => AgentError::new(ErrorCode::PinIncorrect, format!("token {:?}", t.label))
+            .with_details(json!({
+                "pinCountLow": t.pin_count_low,
+                "pinFinalTry": t.pin_final_try,
+            })),
         Err(_) => AgentError::new(ErrorCode::PinIncorrect, "retry information unavailable"),
     }
 }

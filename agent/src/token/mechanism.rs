@@ -40,7 +40,10 @@ impl DigestAlg {
 
     /// AlgorithmIdentifier with absent parameters (RFC 5754 §2).
     pub fn algorithm_identifier(self) -> AlgorithmIdentifierOwned {
-        AlgorithmIdentifierOwned { oid: self.oid(), parameters: None }
+        AlgorithmIdentifierOwned {
+            oid: self.oid(),
+            parameters: None,
+        }
     }
 
     fn digest_info_prefix(self) -> &'static [u8] {
@@ -91,18 +94,29 @@ const PSS_SALT_LEN: u64 = 32;
 /// raw mechanisms exist and let the token say otherwise).
 pub fn choose(key: &KeyKind, offered: &[MechanismType], rsa: RsaScheme) -> Result<Plan> {
     let has = |m: MechanismType| offered.is_empty() || offered.contains(&m);
-    let unsupported = |what: &str| AgentError::new(ErrorCode::UnsupportedMechanism, what.to_owned());
+    let unsupported =
+        |what: &str| AgentError::new(ErrorCode::UnsupportedMechanism, what.to_owned());
     match key {
         KeyKind::EcP256 | KeyKind::EcP384 => {
             if !has(MechanismType::ECDSA) {
                 return Err(unsupported("token does not offer CKM_ECDSA"));
             }
-            let digest = if *key == KeyKind::EcP256 { DigestAlg::Sha256 } else { DigestAlg::Sha384 };
-            Ok(Plan { digest, scheme: Scheme::Ecdsa })
+            let digest = if *key == KeyKind::EcP256 {
+                DigestAlg::Sha256
+            } else {
+                DigestAlg::Sha384
+            };
+            Ok(Plan {
+                digest,
+                scheme: Scheme::Ecdsa,
+            })
         }
         KeyKind::Rsa { bits, pss_only } => {
             if *bits < 2048 {
-                return Err(AgentError::new(ErrorCode::UnsupportedKey, format!("RSA-{bits} is below 2048 bits")));
+                return Err(AgentError::new(
+                    ErrorCode::UnsupportedKey,
+                    format!("RSA-{bits} is below 2048 bits"),
+                ));
             }
             let pkcs1 = if offered.contains(&MechanismType::SHA256_RSA_PKCS) {
                 Some(Scheme::RsaPkcs1 { combined: true })
@@ -123,7 +137,10 @@ pub fn choose(key: &KeyKind, offered: &[MechanismType], rsa: RsaScheme) -> Resul
                 (false, RsaScheme::Pkcs1) => pkcs1.or(pss),
             }
             .ok_or_else(|| unsupported("token offers no usable RSA signature mechanism"))?;
-            Ok(Plan { digest: DigestAlg::Sha256, scheme })
+            Ok(Plan {
+                digest: DigestAlg::Sha256,
+                scheme,
+            })
         }
         KeyKind::Other(what) => Err(AgentError::new(ErrorCode::UnsupportedKey, what.clone())),
     }
@@ -149,14 +166,24 @@ impl Plan {
                 info.extend(digest());
                 (Mechanism::RsaPkcs, info)
             }
-            Scheme::RsaPss { combined: true } => (Mechanism::Sha256RsaPkcsPss(Self::pss_params()), message.to_vec()),
-            Scheme::RsaPss { combined: false } => (Mechanism::RsaPkcsPss(Self::pss_params()), digest()),
+            Scheme::RsaPss { combined: true } => (
+                Mechanism::Sha256RsaPkcsPss(Self::pss_params()),
+                message.to_vec(),
+            ),
+            Scheme::RsaPss { combined: false } => {
+                (Mechanism::RsaPkcsPss(Self::pss_params()), digest())
+            }
         }
     }
 
     /// Converts the token's output to the CMS SignatureValue (ECDSA r‖s → DER SEQUENCE).
     pub fn finish(&self, key: &KeyKind, raw: Vec<u8>) -> Result<Vec<u8>> {
-        let bad = |e: String| AgentError::new(ErrorCode::SigningFailed, format!("token returned a malformed signature: {e}"));
+        let bad = |e: String| {
+            AgentError::new(
+                ErrorCode::SigningFailed,
+                format!("token returned a malformed signature: {e}"),
+            )
+        };
         match (self.scheme, key) {
             (Scheme::Ecdsa, KeyKind::EcP256) => p256::ecdsa::Signature::from_slice(&raw)
                 .map(|s| s.to_der().as_bytes().to_vec())
@@ -173,7 +200,11 @@ impl Plan {
     pub fn signature_algorithm(&self) -> Result<AlgorithmIdentifierOwned> {
         Ok(match self.scheme {
             Scheme::Ecdsa => AlgorithmIdentifierOwned {
-                oid: if self.digest == DigestAlg::Sha256 { oid::ECDSA_SHA256 } else { oid::ECDSA_SHA384 },
+                oid: if self.digest == DigestAlg::Sha256 {
+                    oid::ECDSA_SHA256
+                } else {
+                    oid::ECDSA_SHA384
+                },
                 parameters: None,
             },
             Scheme::RsaPkcs1 { .. } => AlgorithmIdentifierOwned {
@@ -195,28 +226,36 @@ impl Plan {
         let key = cert.public_key_bytes();
         match (&cert.key, self.scheme) {
             (KeyKind::EcP256, Scheme::Ecdsa) => {
-                let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|e| failed(e.to_string()))?;
-                let sig = p256::ecdsa::Signature::from_der(signature).map_err(|e| failed(e.to_string()))?;
+                let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(key)
+                    .map_err(|e| failed(e.to_string()))?;
+                let sig = p256::ecdsa::Signature::from_der(signature)
+                    .map_err(|e| failed(e.to_string()))?;
                 vk.verify(message, &sig).map_err(|e| failed(e.to_string()))
             }
             (KeyKind::EcP384, Scheme::Ecdsa) => {
-                let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|e| failed(e.to_string()))?;
-                let sig = p384::ecdsa::Signature::from_der(signature).map_err(|e| failed(e.to_string()))?;
+                let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(key)
+                    .map_err(|e| failed(e.to_string()))?;
+                let sig = p384::ecdsa::Signature::from_der(signature)
+                    .map_err(|e| failed(e.to_string()))?;
                 vk.verify(message, &sig).map_err(|e| failed(e.to_string()))
             }
             (KeyKind::Rsa { .. }, Scheme::RsaPkcs1 { .. }) => {
                 let pk = rsa_public_key(key).map_err(failed)?;
                 let vk = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(pk);
-                let sig = rsa::pkcs1v15::Signature::try_from(signature).map_err(|e| failed(e.to_string()))?;
+                let sig = rsa::pkcs1v15::Signature::try_from(signature)
+                    .map_err(|e| failed(e.to_string()))?;
                 vk.verify(message, &sig).map_err(|e| failed(e.to_string()))
             }
             (KeyKind::Rsa { .. }, Scheme::RsaPss { .. }) => {
                 let pk = rsa_public_key(key).map_err(failed)?;
                 let vk = rsa::pss::VerifyingKey::<Sha256>::new(pk);
-                let sig = rsa::pss::Signature::try_from(signature).map_err(|e| failed(e.to_string()))?;
+                let sig =
+                    rsa::pss::Signature::try_from(signature).map_err(|e| failed(e.to_string()))?;
                 vk.verify(message, &sig).map_err(|e| failed(e.to_string()))
             }
-            (other, scheme) => Err(failed(format!("no self-check for {other:?} with {scheme:?}"))),
+            (other, scheme) => Err(failed(format!(
+                "no self-check for {other:?} with {scheme:?}"
+            ))),
         }
     }
 }
@@ -237,7 +276,10 @@ fn pss_parameters() -> Result<Any> {
         #[asn1(context_specific = "2", tag_mode = "EXPLICIT")]
         salt_len: u8,
     }
-    let sha256 = AlgorithmIdentifierOwned { oid: oid::SHA256, parameters: None };
+    let sha256 = AlgorithmIdentifierOwned {
+        oid: oid::SHA256,
+        parameters: None,
+    };
     let params = PssParams {
         hash: sha256.clone(),
         mgf: AlgorithmIdentifierOwned {
@@ -261,28 +303,80 @@ mod tests {
     #[test]
     fn ec_keys_use_raw_ecdsa_with_matching_hash() {
         let p = choose(&KeyKind::EcP384, &[MechanismType::ECDSA], RsaScheme::Pkcs1).unwrap();
-        assert_eq!(p, Plan { digest: DigestAlg::Sha384, scheme: Scheme::Ecdsa });
-        let e = choose(&KeyKind::EcP256, &[MechanismType::RSA_PKCS], RsaScheme::Pkcs1).unwrap_err();
+        assert_eq!(
+            p,
+            Plan {
+                digest: DigestAlg::Sha384,
+                scheme: Scheme::Ecdsa
+            }
+        );
+        let e = choose(
+            &KeyKind::EcP256,
+            &[MechanismType::RSA_PKCS],
+            RsaScheme::Pkcs1,
+        )
+        .unwrap_err();
         assert_eq!(e.code, ErrorCode::UnsupportedMechanism);
     }
 
     #[test]
     fn rsa_prefers_combined_then_raw_and_honours_pss() {
-        let rsa = KeyKind::Rsa { bits: 2048, pss_only: false };
-        let both = [MechanismType::RSA_PKCS, MechanismType::SHA256_RSA_PKCS, MechanismType::RSA_PKCS_PSS];
-        assert_eq!(choose(&rsa, &both, RsaScheme::Pkcs1).unwrap().scheme, Scheme::RsaPkcs1 { combined: true });
-        assert_eq!(choose(&rsa, &[MechanismType::RSA_PKCS], RsaScheme::Pkcs1).unwrap().scheme, Scheme::RsaPkcs1 { combined: false });
-        assert_eq!(choose(&rsa, &both, RsaScheme::Pss).unwrap().scheme, Scheme::RsaPss { combined: false });
-        assert_eq!(choose(&rsa, &[MechanismType::RSA_PKCS_PSS], RsaScheme::Pkcs1).unwrap().scheme, Scheme::RsaPss { combined: false });
-        let pss_key = KeyKind::Rsa { bits: 3072, pss_only: true };
-        assert_eq!(choose(&pss_key, &[MechanismType::RSA_PKCS], RsaScheme::Pkcs1).unwrap_err().code, ErrorCode::UnsupportedMechanism);
-        let small = KeyKind::Rsa { bits: 1024, pss_only: false };
-        assert_eq!(choose(&small, &both, RsaScheme::Pkcs1).unwrap_err().code, ErrorCode::UnsupportedKey);
+        let rsa = KeyKind::Rsa {
+            bits: 2048,
+            pss_only: false,
+        };
+        let both = [
+            MechanismType::RSA_PKCS,
+            MechanismType::SHA256_RSA_PKCS,
+            MechanismType::RSA_PKCS_PSS,
+        ];
+        assert_eq!(
+            choose(&rsa, &both, RsaScheme::Pkcs1).unwrap().scheme,
+            Scheme::RsaPkcs1 { combined: true }
+        );
+        assert_eq!(
+            choose(&rsa, &[MechanismType::RSA_PKCS], RsaScheme::Pkcs1)
+                .unwrap()
+                .scheme,
+            Scheme::RsaPkcs1 { combined: false }
+        );
+        assert_eq!(
+            choose(&rsa, &both, RsaScheme::Pss).unwrap().scheme,
+            Scheme::RsaPss { combined: false }
+        );
+        assert_eq!(
+            choose(&rsa, &[MechanismType::RSA_PKCS_PSS], RsaScheme::Pkcs1)
+                .unwrap()
+                .scheme,
+            Scheme::RsaPss { combined: false }
+        );
+        let pss_key = KeyKind::Rsa {
+            bits: 3072,
+            pss_only: true,
+        };
+        assert_eq!(
+            choose(&pss_key, &[MechanismType::RSA_PKCS], RsaScheme::Pkcs1)
+                .unwrap_err()
+                .code,
+            ErrorCode::UnsupportedMechanism
+        );
+        let small = KeyKind::Rsa {
+            bits: 1024,
+            pss_only: false,
+        };
+        assert_eq!(
+            choose(&small, &both, RsaScheme::Pkcs1).unwrap_err().code,
+            ErrorCode::UnsupportedKey
+        );
     }
 
     #[test]
     fn digest_info_is_the_der_of_sha256_digestinfo() {
-        let (_, input) = Plan { digest: DigestAlg::Sha256, scheme: Scheme::RsaPkcs1 { combined: false } }.token_input(b"abc");
+        let (_, input) = Plan {
+            digest: DigestAlg::Sha256,
+            scheme: Scheme::RsaPkcs1 { combined: false },
+        }
+        .token_input(b"abc");
         assert_eq!(input.len(), 19 + 32);
         assert_eq!(&input[19..], Sha256::digest(b"abc").as_slice());
     }

@@ -13,7 +13,9 @@ use tokenconfirm_wire::error::ErrorCode;
 pub fn token_error(context: &str, e: CkError) -> AgentError {
     let code = match &e {
         CkError::Pkcs11(rv, _) => match rv {
-            RvError::DeviceRemoved | RvError::TokenNotPresent | RvError::SessionHandleInvalid
+            RvError::DeviceRemoved
+            | RvError::TokenNotPresent
+            | RvError::SessionHandleInvalid
             | RvError::SessionClosed => ErrorCode::DeviceRemoved,
             RvError::PinIncorrect => ErrorCode::PinIncorrect,
             RvError::PinLocked => ErrorCode::PinLocked,

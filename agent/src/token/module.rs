@@ -21,7 +21,9 @@ pub struct Module {
 
 impl std::fmt::Debug for Module {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Module").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Module")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -35,11 +37,18 @@ fn registry() -> &'static Mutex<HashMap<PathBuf, Arc<Module>>> {
 /// `module-load-failed`; nothing is cached for it, so a later call tries again.
 pub fn load(path: &Path, source: &str) -> Result<Arc<Module>> {
     let key = crate::discovery::canonical(path);
-    let mut loaded = registry().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut loaded = registry()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(module) = loaded.get(&key) {
         return Ok(module.clone());
     }
-    let fail = |what: String| AgentError::new(ErrorCode::ModuleLoadFailed, format!("{}: {what}", path.display()));
+    let fail = |what: String| {
+        AgentError::new(
+            ErrorCode::ModuleLoadFailed,
+            format!("{}: {what}", path.display()),
+        )
+    };
     if !path.exists() {
         return Err(fail("no such file".into()));
     }
@@ -48,7 +57,11 @@ pub fn load(path: &Path, source: &str) -> Result<Arc<Module>> {
         Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
         Err(e) => return Err(fail(format!("C_Initialize failed: {e}"))),
     }
-    let module = Arc::new(Module { path: path.to_path_buf(), source: source.to_owned(), ctx });
+    let module = Arc::new(Module {
+        path: path.to_path_buf(),
+        source: source.to_owned(),
+        ctx,
+    });
     loaded.insert(key, module.clone());
     Ok(module)
 }

@@ -15,7 +15,10 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn get(&self, key: &str) -> &str {
-        self.env.get(key).map(String::as_str).unwrap_or_else(|| panic!("{key} missing from fixture env"))
+        self.env
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("{key} missing from fixture env"))
     }
     pub fn module(&self) -> PathBuf {
         PathBuf::from(self.get("TOKENCONFIRM_TEST_MODULE"))
@@ -29,7 +32,10 @@ impl Fixture {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
 }
 
 /// Creates a token in a fresh temp dir.
@@ -37,7 +43,11 @@ pub fn make_token() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("token");
     let script = repo_root().join("tests/fixtures/make-token.sh");
-    let status = Command::new("bash").arg(&script).arg(&out).output().expect("run make-token.sh");
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(&out)
+        .output()
+        .expect("run make-token.sh");
     assert!(
         status.status.success(),
         "make-token.sh failed (install softhsm2, opensc, openssl: see README):\n{}",
@@ -72,7 +82,10 @@ pub fn serial() -> MutexGuard<'static, ()> {
 
 /// A fresh challenge for `origin`: random nonce, issued a minute ago, expiring in 4 minutes.
 pub fn fresh_challenge(origin: &str) -> String {
-    challenge_at(origin, time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
+    challenge_at(
+        origin,
+        time::OffsetDateTime::now_utc() - time::Duration::minutes(1),
+    )
 }
 
 /// A challenge issued at `issued` with a 5-minute lifetime.
@@ -109,7 +122,11 @@ pub fn openssl_verify(fixture: &Fixture, envelope_der: &[u8]) -> Vec<u8> {
         .arg(&content)
         .output()
         .expect("run openssl");
-    assert!(out.status.success(), "openssl cms -verify failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl cms -verify failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::read(&content).expect("content")
 }
 

@@ -1,0 +1,31 @@
+# Shared by scripts/test.sh and scripts/demo.sh: installs what the project needs from Debian's
+# packages and rustup components, only when missing. Source it; call `install_deps`.
+
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "need root or sudo to install: $*" >&2; return 1; }
+    sudo="sudo"
+  fi
+  echo "installing Debian packages: $*" >&2
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+install_deps() {
+  local need=()
+  command -v softhsm2-util >/dev/null || need+=(softhsm2)
+  command -v pkcs11-tool >/dev/null || need+=(opensc)
+  command -v openssl >/dev/null || need+=(openssl)
+  command -v cc >/dev/null || need+=(gcc libc6-dev)
+  command -v pkg-config >/dev/null || need+=(pkg-config)
+  if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
+  command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; return 1; }
+}
+
+install_rust_components() {
+  if command -v rustup >/dev/null; then
+    rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy >&2
+    rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt >&2
+  fi
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test of the project, installing what the tests need first (Debian packages via
+# apt-get, Rust components via rustup, cargo-fuzz via cargo). This is the README's test command
+# and exactly what CI runs (.ci/run calls this script).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+install_deps
+install_rust_components
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "format"
+cargo fmt --all -- --check
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "unit, integration and conformance tests (real SoftHSM, real OpenSSL)"
+cargo test --workspace --locked
+step "benchmark binaries still run (quick mode, no figures asserted)"
+cargo test --workspace --locked --benches
+step "fuzz targets (short run from the committed seeds)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+bash fuzz/run-all.sh "$FUZZ_SECONDS"
