@@ -115,7 +115,7 @@ impl Backend for Empty {
             problems: vec![],
         })
     }
-    fn sign(&self, _: SignParams) -> Result<SignResult> {
+    fn sign(&self, _: SignParams, _: &dyn Fn() -> bool) -> Result<SignResult> {
         Err(tokenconfirm_agent::error::AgentError::new(
             tokenconfirm_wire::error::ErrorCode::Internal,
             "bench",

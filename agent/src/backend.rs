@@ -62,8 +62,15 @@ impl TokenBackend {
         })
     }
 
-    /// Signs with the PIN source given, at the current time.
-    pub fn sign_with(&self, req: &SignRequest, pins: &dyn PinSource) -> Result<sign::Signed> {
+    /// Signs with the PIN source given, at the current time. The request is checked (origin,
+    /// challenge) before any module is loaded or token touched.
+    pub fn sign_with(
+        &self,
+        req: &SignRequest,
+        pins: &dyn PinSource,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<sign::Signed> {
+        sign::check_request(req)?;
         let candidates = self.candidates();
         if candidates.is_empty() {
             return Err(AgentError::new(
@@ -72,13 +79,8 @@ impl TokenBackend {
             ));
         }
         let inv = Inventory::scan(&candidates);
-        sign::sign(
-            &inv,
-            req,
-            pins,
-            self.config.rsa_scheme,
-            time::OffsetDateTime::now_utc(),
-        )
+        let now = time::OffsetDateTime::now_utc;
+        sign::sign(&inv, req, pins, self.config.rsa_scheme, &now, cancelled)
     }
 
     /// The PIN source for a native-messaging request without a PIN.
@@ -97,25 +99,31 @@ impl Backend for TokenBackend {
         self.certificate_list()
     }
 
-    fn sign(&self, params: SignParams) -> Result<SignResult> {
+    fn sign(&self, params: SignParams, cancelled: &dyn Fn() -> bool) -> Result<SignResult> {
         let req = SignRequest {
             challenge: params.challenge,
             origin: params.origin,
             certificate: Some(params.certificate_id),
             lang: params.lang,
         };
+        sign::check_request(&req)?;
         sign::check_fresh(&req.challenge, time::OffsetDateTime::now_utc())?;
         let pins: Box<dyn PinSource> = match params.pin {
             Some(pin) => Box::new(GivenPin(pin)),
             None => self.prompt(),
         };
-        self.sign_with(&req, pins.as_ref()).map(|s| s.to_result())
+        self.sign_with(&req, pins.as_ref(), cancelled)
+            .map(|s| s.to_result())
     }
 
     fn capabilities(&self) -> Vec<String> {
+        let installed = match &self.config.pinentry_program {
+            Some(p) => p.is_file(),
+            None => crate::doctor::in_path("pinentry").is_some(),
+        };
         match self.config.pin_prompt {
-            PinPromptKind::Pinentry => vec!["pinentry".into()],
-            PinPromptKind::None => Vec::new(),
+            PinPromptKind::Pinentry if installed => vec!["pinentry".into()],
+            _ => Vec::new(),
         }
     }
 }

@@ -25,7 +25,8 @@ fn finding(ok: bool, what: String, todo: Option<&str>) -> Finding {
     }
 }
 
-fn in_path(program: &str) -> Option<PathBuf> {
+/// The first `program` on PATH.
+pub fn in_path(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())

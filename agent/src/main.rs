@@ -229,6 +229,7 @@ impl host::Backend for BrokenConfig {
     fn sign(
         &self,
         _: tokenconfirm_wire::native::SignParams,
+        _: &dyn Fn() -> bool,
     ) -> tokenconfirm_agent::error::Result<tokenconfirm_wire::native::SignResult> {
         Err(self.0.clone())
     }
@@ -358,7 +359,7 @@ fn sign(
         certificate: cert,
         lang,
     };
-    let signed = backend.sign_with(&req, pins.as_ref())?;
+    let signed = backend.sign_with(&req, pins.as_ref(), &|| false)?;
     let data = if base64 {
         let mut text = tokenconfirm_wire::b64::std_encode(&signed.envelope).into_bytes();
         text.push(b'\n');

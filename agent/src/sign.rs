@@ -84,12 +84,16 @@ pub fn check_fresh(challenge: &Challenge, now: OffsetDateTime) -> Result<()> {
 }
 
 /// Signs `req` with a certificate from `inventory`, asking `pins` for the PIN.
+///
+/// `cancelled` is polled between the steps that matter (after the PIN dialog, before the
+/// token signs): a cancelled request never logs in or signs. `now` gives the signing time.
 pub fn sign(
     inventory: &Inventory,
     req: &SignRequest,
     pins: &dyn PinSource,
     rsa: RsaScheme,
-    now: OffsetDateTime,
+    now: &dyn Fn() -> OffsetDateTime,
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<Signed> {
     check_request(req)?;
     let cert = inventory.select(req.certificate.as_deref())?;
@@ -99,11 +103,8 @@ pub fn sign(
         .get_mechanism_list(cert.slot)
         .unwrap_or_default();
     let plan = mechanism::choose(&cert.info.key, &offered, rsa)?;
-
     let statement = Statement::new(req.challenge.clone(), req.origin.clone(), &cert.info.der)
         .to_canonical_bytes();
-    let attrs = envelope::signed_attributes(&statement, &cert.info, plan.digest, now)?;
-    let to_be_signed = envelope::to_be_signed(&attrs)?;
 
     let session = cert
         .module
@@ -118,13 +119,35 @@ pub fn sign(
         pins,
         context.clone(),
         false,
+        cancelled,
     )?;
-    let signed = sign_logged_in(&session, cert, &plan, &to_be_signed, pins, context);
+    // Signed attributes after login, so signing-time is when the token signs, not when the
+    // PIN dialog opened.
+    let signed =
+        envelope::signed_attributes(&statement, &cert.info, plan.digest, now()).and_then(|attrs| {
+            let to_be_signed = envelope::to_be_signed(&attrs)?;
+            if cancelled() {
+                return Err(AgentError::new(
+                    ErrorCode::Cancelled,
+                    "cancelled before the token signed",
+                ));
+            }
+            let signature = sign_logged_in(
+                &session,
+                cert,
+                &plan,
+                &to_be_signed,
+                pins,
+                context,
+                cancelled,
+            )?;
+            Ok((attrs, to_be_signed, signature))
+        });
     // Always log out, whatever happened: the next signature needs the PIN again.
     if let Err(e) = session.logout() {
         tracing::debug!("C_Logout: {e}");
     }
-    let signature = signed?;
+    let (attrs, to_be_signed, signature) = signed?;
     plan.self_check(&cert.info, &to_be_signed, &signature)?;
 
     let chain: Vec<CertInfo> = envelope::chain_for(&cert.info, &inventory.authorities)
@@ -155,6 +178,7 @@ fn sign_logged_in(
     to_be_signed: &[u8],
     pins: &dyn PinSource,
     context: PinContext,
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<Vec<u8>> {
     let key = find_private_key(session, cert)?;
     let (mechanism, input) = plan.token_input(to_be_signed);
@@ -169,7 +193,15 @@ fn sign_logged_in(
         session
             .sign_init(&mechanism, key)
             .map_err(|e| token_error("C_SignInit", e))?;
-        login::login(&cert.module, cert.slot, session, pins, context, true)?;
+        login::login(
+            &cert.module,
+            cert.slot,
+            session,
+            pins,
+            context,
+            true,
+            cancelled,
+        )?;
         session
             .sign_update(&input)
             .map_err(|e| token_error("C_SignUpdate", e))?;

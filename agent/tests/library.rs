@@ -83,7 +83,7 @@ fn sign_and_check(selector: &str, rsa: RsaScheme) -> (Vec<u8>, String) {
     let _g = serial();
     let inv = inventory();
     let req = request(selector);
-    let signed = sign::sign(&inv, &req, &pin("123456"), rsa, now()).expect("sign");
+    let signed = sign::sign(&inv, &req, &pin("123456"), rsa, &now, &|| false).expect("sign");
     let content = openssl_verify(fixture(), &signed.envelope);
     assert_eq!(
         content, signed.statement,
@@ -151,7 +151,8 @@ fn wrong_pin_is_reported_with_retry_flags_and_not_retried() {
         &request("01"),
         &pin("000000"),
         RsaScheme::Pkcs1,
-        now(),
+        &now,
+        &|| false,
     )
     .unwrap_err();
     assert_eq!(err.code, ErrorCode::PinIncorrect);
@@ -166,7 +167,8 @@ fn wrong_pin_is_reported_with_retry_flags_and_not_retried() {
         &request("01"),
         &pin("123456"),
         RsaScheme::Pkcs1,
-        now(),
+        &now,
+        &|| false,
     )
     .expect("sign after wrong PIN");
 }
@@ -179,7 +181,8 @@ fn missing_pin_source_is_pin_required() {
         &request("01"),
         &NoPin,
         RsaScheme::Pkcs1,
-        now(),
+        &now,
+        &|| false,
     )
     .unwrap_err();
     assert_eq!(err.code, ErrorCode::PinRequired);
@@ -193,7 +196,8 @@ fn unknown_certificate_is_certificate_not_found() {
         &request("ffff"),
         &pin("123456"),
         RsaScheme::Pkcs1,
-        now(),
+        &now,
+        &|| false,
     )
     .unwrap_err();
     assert_eq!(err.code, ErrorCode::CertificateNotFound);
@@ -204,7 +208,15 @@ fn origin_mismatch_is_refused_before_the_token_is_touched() {
     let _g = serial();
     let mut req = request("01");
     req.origin = Origin::parse("https://phishing.example").unwrap();
-    let err = sign::sign(&inventory(), &req, &pin("123456"), RsaScheme::Pkcs1, now()).unwrap_err();
+    let err = sign::sign(
+        &inventory(),
+        &req,
+        &pin("123456"),
+        RsaScheme::Pkcs1,
+        &now,
+        &|| false,
+    )
+    .unwrap_err();
     assert_eq!(err.code, ErrorCode::OriginMismatch);
 }
 
@@ -257,4 +269,34 @@ fn expired_challenge_is_detected_by_check_fresh() {
         sign::check_fresh(&c, now()).unwrap_err().code,
         ErrorCode::ChallengeExpired
     );
+}
+
+#[test]
+fn pin_of_impossible_length_is_refused_without_spending_a_try() {
+    let _g = serial();
+    let err = sign::sign(
+        &inventory(),
+        &request("01"),
+        &pin("12"),
+        RsaScheme::Pkcs1,
+        &now,
+        &|| false,
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::PinLengthInvalid, "{err}");
+}
+
+#[test]
+fn a_cancelled_request_never_logs_in_or_signs() {
+    let _g = serial();
+    let err = sign::sign(
+        &inventory(),
+        &request("01"),
+        &pin("123456"),
+        RsaScheme::Pkcs1,
+        &now,
+        &|| true,
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Cancelled, "{err}");
 }

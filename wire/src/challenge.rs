@@ -54,7 +54,12 @@ impl Timestamp {
     pub fn parse(text: &str) -> Result<Self, ChallengeError> {
         let bad = || ChallengeError::BadTime(text.to_owned());
         let naive = time::PrimitiveDateTime::parse(text, TIMESTAMP_FORMAT).map_err(|_| bad())?;
-        Ok(Timestamp(naive.assume_utc()))
+        let stamp = Timestamp(naive.assume_utc());
+        // One spelling per instant: reject what formats differently (e.g. a `+` before the year).
+        if stamp.to_string() != text {
+            return Err(bad());
+        }
+        Ok(stamp)
     }
 
     /// The instant.
@@ -207,6 +212,11 @@ pub(crate) mod tests {
         let extra = sample().replace("\"version\":1", "\"version\":1,\"x\":2");
         assert!(matches!(
             Challenge::from_json(extra.as_bytes()),
+            Err(ChallengeError::Malformed(_))
+        ));
+        let plus = sample().replace("\"2026-11-22T09:00:00Z", "\"+2026-11-22T09:00:00Z");
+        assert!(matches!(
+            Challenge::from_json(plus.as_bytes()),
             Err(ChallengeError::Malformed(_))
         ));
         let frac = sample().replace("09:00:00Z", "09:00:00.5Z");

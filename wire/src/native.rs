@@ -227,10 +227,13 @@ impl Request {
 pub struct ErrorBody {
     /// Stable code.
     pub code: ErrorCode,
-    /// Messages for the citizen.
+    /// Messages for the citizen (fixed per code, never containing technical detail).
     pub message: Messages,
     /// Whether trying again in the same dialog can help.
     pub retriable: bool,
+    /// Technical detail in English for logs and support; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     /// Machine-readable details (e.g. PIN retry flags); absent when there are none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
@@ -246,20 +249,16 @@ pub struct Messages {
 }
 
 impl ErrorBody {
-    /// The standard body for `code`, with optional technical detail appended to both messages
-    /// and optional machine-readable details.
+    /// The standard body for `code`, with optional technical detail and machine-readable details.
     pub fn new(code: ErrorCode, detail: Option<&str>, details: Option<Value>) -> Self {
-        let with = |base: &str| match detail {
-            Some(d) if !d.is_empty() => format!("{base} ({d})"),
-            _ => base.to_owned(),
-        };
         ErrorBody {
             code,
             message: Messages {
-                en: with(code.message_en()),
-                ru: with(code.message_ru()),
+                en: code.message_en().to_owned(),
+                ru: code.message_ru().to_owned(),
             },
             retriable: code.retriable(),
+            detail: detail.filter(|d| !d.is_empty()).map(str::to_owned),
             details,
         }
     }
@@ -401,7 +400,9 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateList {
-    /// Certificates with a private key, in module/slot order.
+    /// End-entity certificates whose key usage allows signing, in module/slot order. Whether
+    /// the token holds the private key is checked at signing time (keys are usually hidden
+    /// until login).
     pub certificates: Vec<CertificateDescription>,
     /// Modules that failed to load, tokens that could not be read.
     pub problems: Vec<Problem>,

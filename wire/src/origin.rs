@@ -129,7 +129,10 @@ fn split_port(authority: &str) -> Option<(&str, Option<u16>)> {
 /// or bracketed IPv6 literals.
 fn valid_host(host: &str) -> bool {
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+        // Only the canonical (RFC 5952, lower-case, compressed) spelling browsers serialize.
+        return inner
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|a| a.to_string() == inner);
     }
     if host.is_empty() || host.len() > 253 || host.ends_with('.') {
         return false;
@@ -177,6 +180,8 @@ mod tests {
             "gosuslugi.ru",
             "https://gosuslugi..ru",
             "https://[::1",
+            "https://[2001:DB8::1]",
+            "https://[2001:db8:0:0:0:0:0:1]",
             "null",
         ] {
             assert!(

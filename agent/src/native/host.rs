@@ -24,8 +24,9 @@ use zeroize::Zeroize;
 pub trait Backend: Send + Sync + 'static {
     /// Enumerates certificates.
     fn list_certificates(&self) -> Result<CertificateList>;
-    /// Signs a statement.
-    fn sign(&self, params: SignParams) -> Result<SignResult>;
+    /// Signs a statement; `cancelled` turns true when the extension cancels the request (the
+    /// reply has then already been sent: stop before logging in or signing).
+    fn sign(&self, params: SignParams, cancelled: &dyn Fn() -> bool) -> Result<SignResult>;
     /// Capabilities advertised in `hello` beyond the commands themselves.
     fn capabilities(&self) -> Vec<String> {
         Vec::new()
@@ -72,6 +73,7 @@ pub fn hello(backend: &dyn Backend) -> HelloResult {
 }
 
 type Pending = Arc<Mutex<HashMap<RequestId, oneshot::Sender<()>>>>;
+type CancelFlag = Arc<std::sync::atomic::AtomicBool>;
 
 fn lock(pending: &Pending) -> std::sync::MutexGuard<'_, HashMap<RequestId, oneshot::Sender<()>>> {
     pending
@@ -223,6 +225,8 @@ async fn run_request(
     pending: Pending,
     tx: mpsc::Sender<Reply>,
 ) {
+    let flag: CancelFlag = Arc::default();
+    let worker_flag = flag.clone();
     let work = async move {
         let joined = match command {
             Command::ListCertificates {} => {
@@ -236,7 +240,8 @@ async fn run_request(
                 // lives as long as the blocking work, even if this request is cancelled.
                 let guard = signing.lock_owned().await;
                 tokio::task::spawn_blocking(move || {
-                    let result = backend.sign(params).and_then(|r| to_value(&r));
+                    let cancelled = || worker_flag.load(std::sync::atomic::Ordering::SeqCst);
+                    let result = backend.sign(params, &cancelled).and_then(|r| to_value(&r));
                     drop(guard);
                     result
                 })
@@ -255,7 +260,10 @@ async fn run_request(
     };
     let outcome = tokio::select! {
         result = work => result,
-        _ = cancelled => Err(AgentError::new(ErrorCode::Cancelled, "cancelled by the extension")),
+        _ = cancelled => {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            Err(AgentError::new(ErrorCode::Cancelled, "cancelled by the extension"))
+        }
     };
     lock(&pending).remove(&id);
     let reply = match outcome {
@@ -296,9 +304,15 @@ mod tests {
                 problems: vec![problem],
             })
         }
-        fn sign(&self, _: SignParams) -> Result<SignResult> {
+        fn sign(&self, _: SignParams, cancelled: &dyn Fn() -> bool) -> Result<SignResult> {
             let rx = self.release.lock().unwrap();
             let _ = rx.recv_timeout(Duration::from_secs(10));
+            if cancelled() {
+                return Err(AgentError::new(
+                    ErrorCode::Cancelled,
+                    "saw the cancellation",
+                ));
+            }
             Err(AgentError::new(ErrorCode::SigningFailed, "released"))
         }
     }

@@ -22,6 +22,7 @@ pub fn login(
     pins: &dyn PinSource,
     mut context: PinContext,
     context_specific: bool,
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<()> {
     let token = describe_token(module, slot)?;
     if token.pin_locked {
@@ -42,6 +43,14 @@ pub fn login(
         context.count_low = token.pin_count_low;
         context.final_try = token.pin_final_try;
         let pin = pins.pin(&context)?;
+        // The request may have been cancelled while the PIN dialog was open: do not log in.
+        if cancelled() {
+            return Err(AgentError::new(
+                ErrorCode::Cancelled,
+                "cancelled while the PIN was asked",
+            ));
+        }
+        check_pin_length(&pin, &token)?;
         session.login(user, Some(&pin))
     };
     match outcome {
@@ -50,6 +59,27 @@ pub fn login(
         Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(wrong_pin(module, slot)),
         Err(e) => Err(super::token_error("C_Login", e)),
     }
+}
+
+/// Refuses a PIN outside the token's length limits before C_Login, so that a typo in length
+/// does not cost one of the token's retries.
+fn check_pin_length(
+    pin: &secrecy::SecretString,
+    token: &tokenconfirm_wire::native::TokenDescription,
+) -> Result<()> {
+    use secrecy::ExposeSecret;
+    let len = pin.expose_secret().len() as u64;
+    let (min, max) = (token.min_pin_length, token.max_pin_length);
+    // Tokens report 0 (or CK_UNAVAILABLE_INFORMATION read as huge) when they have no limit.
+    let too_short = min > 0 && len < min;
+    let too_long = max > 0 && max < 1024 && len > max;
+    if len == 0 || too_short || too_long {
+        return Err(AgentError::new(
+            ErrorCode::PinLengthInvalid,
+            format!("PIN length {len} outside the token's {min}..{max}"),
+        ));
+    }
+    Ok(())
 }
 
 /// A wrong PIN: re-reads the token flags so the reply says how close the PIN is to blocking.
