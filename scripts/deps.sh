@@ -19,6 +19,7 @@ install_deps() {
   command -v openssl >/dev/null || need+=(openssl)
   command -v cc >/dev/null || need+=(gcc libc6-dev)
   command -v pkg-config >/dev/null || need+=(pkg-config)
+  dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
   if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
   command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; return 1; }
 }

@@ -4,6 +4,7 @@
 
 use crate::digest::{self, digest_by_oid};
 use crate::error::{Code, Result, VerifyError};
+use crate::path::Cert;
 use crate::signature::{self, SignaturePolicy};
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
@@ -12,7 +13,6 @@ use der::asn1::{ObjectIdentifier as Oid, OctetString};
 use der::{Decode, Encode, Reader, SliceReader, Tag, Tagged};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
-use x509_cert::Certificate;
 
 /// id-signedData.
 pub const ID_SIGNED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.2");
@@ -32,7 +32,7 @@ pub struct CmsOptions<'a> {
     /// The content of a detached signature (or the expected content of an attached one).
     pub detached_content: Option<&'a [u8]>,
     /// Certificates to find the signer among, besides those in the message.
-    pub extra_certificates: &'a [Certificate],
+    pub extra_certificates: &'a [Cert],
     /// Key-size and algorithm policy.
     pub signature_policy: SignaturePolicy,
     /// Refuse messages without signed attributes (CAdES-BES needs them).
@@ -61,11 +61,11 @@ pub struct SignedMessage {
     /// eContentType.
     pub content_type: Oid,
     /// The signer certificate.
-    pub signer: Certificate,
+    pub signer: Cert,
     /// signing-time, when present.
     pub signing_time: Option<time::OffsetDateTime>,
     /// Certificates carried in the message (path-building input).
-    pub certificates: Vec<Certificate>,
+    pub certificates: Vec<Cert>,
     /// CRLs carried in the message (DER).
     pub crls: Vec<Vec<u8>>,
     /// Signed attributes were present (and checked).
@@ -87,7 +87,7 @@ pub fn verify_signed_data(der: &[u8], options: &CmsOptions<'_>) -> Result<Signed
             format!("content type {}", info.content_type),
         ));
     }
-    let sd: SignedData = info
+    let mut sd: SignedData = info
         .content
         .decode_as()
         .map_err(|e| malformed(format!("SignedData: {e}")))?;
@@ -117,10 +117,10 @@ pub fn verify_signed_data(der: &[u8], options: &CmsOptions<'_>) -> Result<Signed
     };
 
     let mut certificates = Vec::new();
-    if let Some(set) = &sd.certificates {
-        for choice in set.0.iter() {
+    if let Some(set) = sd.certificates.take() {
+        for choice in set.0.into_vec() {
             if let CertificateChoices::Certificate(cert) = choice {
-                certificates.push(cert.clone());
+                certificates.push(Cert::from_owned(cert)?);
             }
         }
     }
@@ -173,7 +173,7 @@ pub fn verify_signed_data(der: &[u8], options: &CmsOptions<'_>) -> Result<Signed
     };
 
     let algorithm = signature_algorithm(&si.signature_algorithm, &si.digest_alg)?;
-    let spki = signer.tbs_certificate().subject_public_key_info();
+    let spki = signer.cert.tbs_certificate().subject_public_key_info();
     signature::verify(
         &options.signature_policy,
         spki,
@@ -198,14 +198,14 @@ pub fn verify_signed_data(der: &[u8], options: &CmsOptions<'_>) -> Result<Signed
 /// Finds the signer by issuer+serial or subject key identifier.
 fn find_signer<'a>(
     sid: &SignerIdentifier,
-    carried: &'a [Certificate],
-    extra: &'a [Certificate],
-) -> Result<&'a Certificate> {
+    carried: &'a [Cert],
+    extra: &'a [Cert],
+) -> Result<&'a Cert> {
     carried
         .iter()
         .chain(extra.iter())
         .find(|c| {
-            let tbs = c.tbs_certificate();
+            let tbs = c.cert.tbs_certificate();
             match sid {
                 SignerIdentifier::IssuerAndSerialNumber(isn) => {
                     tbs.serial_number() == &isn.serial_number && tbs.issuer() == &isn.issuer
@@ -267,7 +267,7 @@ fn check_signed_attributes(
     econtent_type: Oid,
     digest_alg: &AlgorithmIdentifierOwned,
     content: &[u8],
-    signer: &Certificate,
+    signer: &Cert,
 ) -> Result<Option<time::OffsetDateTime>> {
     let mut seen = std::collections::HashSet::new();
     let mut content_type = None;
@@ -345,7 +345,7 @@ fn check_signed_attributes(
 
 /// ESS signing-certificate (v1: SHA-1 ESSCertID; v2: ESSCertIDv2 with DEFAULT sha256): the
 /// first certificate named must be the signer (hash, and issuer+serial when present).
-fn check_ess(value: &[u8], signer: &Certificate, v2: bool) -> Result<()> {
+fn check_ess(value: &[u8], signer: &Cert, v2: bool) -> Result<()> {
     let bad = |d: String| malformed(format!("signing-certificate: {d}"));
     let mismatch = |d: &str| VerifyError::new(Code::SigningCertificateMismatch, d.to_owned());
     // SigningCertificate(V2) ::= SEQUENCE { certs SEQUENCE OF ESSCertID(v2), policies … }
@@ -368,8 +368,12 @@ fn check_ess(value: &[u8], signer: &Certificate, v2: bool) -> Result<()> {
         digest::SHA1
     };
     let hash = OctetString::decode(&mut id).map_err(|e| bad(e.to_string()))?;
-    let signer_der = signer.to_der().map_err(|e| bad(e.to_string()))?;
-    if digest_by_oid(&hash_alg, &signer_der, !v2)? != hash.as_bytes() {
+    let matches = if hash_alg == digest::SHA256 {
+        signer.fingerprint.as_slice() == hash.as_bytes()
+    } else {
+        digest_by_oid(&hash_alg, &signer.der, !v2)? == hash.as_bytes()
+    };
+    if !matches {
         return Err(mismatch(
             "certificate hash differs from the signer certificate",
         ));
@@ -381,7 +385,7 @@ fn check_ess(value: &[u8], signer: &Certificate, v2: bool) -> Result<()> {
             serial: x509_cert::serial_number::SerialNumber,
         }
         let is = IssuerSerial::decode(&mut id).map_err(|e| bad(format!("issuerSerial: {e}")))?;
-        let tbs = signer.tbs_certificate();
+        let tbs = signer.cert.tbs_certificate();
         let issuer_ok = is.issuer.iter().any(|g| matches!(g, x509_cert::ext::pkix::name::GeneralName::DirectoryName(n) if n == tbs.issuer()));
         if !issuer_ok || &is.serial != tbs.serial_number() {
             return Err(mismatch("issuerSerial differs from the signer certificate"));

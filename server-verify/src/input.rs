@@ -6,15 +6,23 @@ use crate::error::{Code, Result, VerifyError};
 /// Binary that is BER (indefinite lengths, constructed strings, non-minimal lengths) is
 /// normalized to DER. The result is one DER element; trailing bytes are an error.
 pub fn to_der(input: &[u8]) -> Result<Vec<u8>> {
-    let binary = unwrap_text(input)?;
-    let der = match binary {
+    to_der_cow(input).map(std::borrow::Cow::into_owned)
+}
+
+/// [`to_der`] without copying input that already is DER.
+pub fn to_der_cow(input: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
+    use std::borrow::Cow;
+    if crate::ber::is_der(input) {
+        return Ok(Cow::Borrowed(input));
+    }
+    let der = match unwrap_text(input)? {
         Some(decoded) => decoded,
         None => input.to_vec(),
     };
     if crate::ber::is_der(&der) {
-        return Ok(der);
+        return Ok(Cow::Owned(der));
     }
-    crate::ber::normalize(&der)
+    crate::ber::normalize(&der).map(Cow::Owned)
 }
 
 /// PEM or base64 text → bytes; `None` when the input is already binary.

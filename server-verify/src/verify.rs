@@ -61,19 +61,17 @@ impl Context<'_> {
         at: UnixTime,
     ) -> Result<Verified> {
         let settings = self.effective_settings()?;
-        let der = crate::input::to_der(input)
+        let der = crate::input::to_der_cow(input)
             .map_err(|e| VerifyError::new(Code::MalformedCms, e.detail))?;
-        let extra: Vec<x509_cert::Certificate> =
-            self.untrusted.iter().map(|c| c.cert.clone()).collect();
         let options = CmsOptions {
             detached_content: detached,
-            extra_certificates: &extra,
+            extra_certificates: self.untrusted,
             signature_policy: settings.signature,
             require_signed_attributes: self.profile != Profile::Rfc5280,
             signers: 1,
         };
         let message = cms::verify_signed_data(&der, &options)?;
-        let signer = Cert::from_parsed(&message.signer)?;
+        let signer = message.signer;
         if let Ok(Some((_, ku))) = signer.cert.tbs_certificate().get_extension::<KeyUsage>() {
             if !(ku.digital_signature() || ku.non_repudiation()) {
                 return Err(VerifyError::new(
@@ -83,8 +81,7 @@ impl Context<'_> {
             }
         }
         let mut pool: Vec<Cert> = self.untrusted.to_vec();
-        for c in &message.certificates {
-            let cert = Cert::from_parsed(c)?;
+        for cert in message.certificates {
             if !pool.iter().any(|p| p.fingerprint == cert.fingerprint) {
                 pool.push(cert);
             }

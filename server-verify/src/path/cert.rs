@@ -48,9 +48,21 @@ impl Cert {
 
     /// From an already parsed certificate (re-encoded; for certificates taken out of CMS).
     pub fn from_parsed(cert: &Certificate) -> Result<Cert> {
-        let der = der::Encode::to_der(cert)
-            .map_err(|e| VerifyError::new(Code::MalformedCertificate, e.to_string()))?;
-        Cert::from_der(der)
+        Cert::from_owned(cert.clone())
+    }
+
+    /// From an owned parsed certificate: encoded once, not parsed again.
+    pub fn from_owned(cert: Certificate) -> Result<Cert> {
+        let bad = |e: der::Error| VerifyError::new(Code::MalformedCertificate, e.to_string());
+        let der = cert.to_der().map_err(bad)?;
+        let tbs = tbs_range(&der).map_err(bad)?;
+        let fingerprint = crate::digest::sha256(&der);
+        Ok(Cert {
+            der,
+            cert,
+            fingerprint,
+            tbs,
+        })
     }
 
     /// The exact TBSCertificate bytes the issuer signed.

@@ -105,26 +105,47 @@ pub struct Validator<'a> {
     pub cache: Option<&'a SignatureCache>,
 }
 
-const KNOWN_EXTENSIONS: &[&str] = &[
-    "2.5.29.14",
-    "2.5.29.15",
-    "2.5.29.17",
-    "2.5.29.18",
-    "2.5.29.19",
-    "2.5.29.30",
-    "2.5.29.31",
-    "2.5.29.32",
-    "2.5.29.33",
-    "2.5.29.35",
-    "2.5.29.36",
-    "2.5.29.37",
-    "2.5.29.46",
-    "2.5.29.54",
-    "1.3.6.1.5.5.7.1.1",
-    "1.2.643.100.111",
-    "1.2.643.100.112",
-    "1.2.643.100.114",
+const KNOWN_EXTENSIONS: &[Oid] = &[
+    oid::SKI,
+    oid::KEY_USAGE,
+    oid::SAN,
+    Oid::new_unwrap("2.5.29.18"),
+    oid::BASIC_CONSTRAINTS,
+    oid::NAME_CONSTRAINTS,
+    Oid::new_unwrap("2.5.29.31"),
+    Oid::new_unwrap("2.5.29.32"),
+    Oid::new_unwrap("2.5.29.33"),
+    oid::AKI,
+    Oid::new_unwrap("2.5.29.36"),
+    Oid::new_unwrap("2.5.29.37"),
+    Oid::new_unwrap("2.5.29.46"),
+    Oid::new_unwrap("2.5.29.54"),
+    oid::AIA,
+    Oid::new_unwrap("1.2.643.100.111"),
+    Oid::new_unwrap("1.2.643.100.112"),
+    Oid::new_unwrap("1.2.643.100.114"),
 ];
+
+/// Extension OIDs looked up by the profile checks.
+mod oid {
+    use der::asn1::ObjectIdentifier as Oid;
+    pub const SKI: Oid = Oid::new_unwrap("2.5.29.14");
+    pub const KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.15");
+    pub const SAN: Oid = Oid::new_unwrap("2.5.29.17");
+    pub const BASIC_CONSTRAINTS: Oid = Oid::new_unwrap("2.5.29.19");
+    pub const NAME_CONSTRAINTS: Oid = Oid::new_unwrap("2.5.29.30");
+    pub const AKI: Oid = Oid::new_unwrap("2.5.29.35");
+    pub const AIA: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.1.1");
+}
+
+/// Formats a certificate's name only when an error message needs it.
+struct Who<'a>(&'a Certificate);
+
+impl std::fmt::Debug for Who<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", subject_cn(self.0))
+    }
+}
 
 fn err(code: Code, detail: impl Into<String>) -> VerifyError {
     VerifyError::new(code, detail)
@@ -267,14 +288,9 @@ impl Validator<'_> {
             ));
         }
         let spki = issuer.cert.tbs_certificate().subject_public_key_info();
-        let spki_der = der::Encode::to_der(spki).unwrap_or_default();
-        let alg_der = der::Encode::to_der(child.cert.signature_algorithm()).unwrap_or_default();
-        let key = SignatureCache::key(
-            child.tbs_bytes(),
-            child.signature_bytes(),
-            &spki_der,
-            &alg_der,
-        );
+        // Both fingerprints cover everything that matters: the child's TBS, algorithm and
+        // signature, and the issuer's key.
+        let key = SignatureCache::key(&child.fingerprint, &issuer.fingerprint, &[], &[]);
         if let Some(cache) = self.cache {
             if cache.seen.lock().map(|s| s.contains(&key)).unwrap_or(false) {
                 return Ok(());
@@ -299,9 +315,14 @@ impl Validator<'_> {
                 format!("certificate {:?}: {e}", subject_cn(&child.cert)),
             )
         })?;
-        if let Some(cache) = self.cache {
+        // Only CA certificates are cached: they are shared by every citizen's chain, while an
+        // end-entity certificate is usually seen once (caching it would only grow the set).
+        let child_is_ca = matches!(extension::<BasicConstraints>(tbs), Ok(Some(bc)) if bc.ca);
+        if let (Some(cache), true) = (self.cache, child_is_ca) {
             if let Ok(mut s) = cache.seen.lock() {
-                s.insert(key);
+                if s.len() < 65_536 {
+                    s.insert(key);
+                }
             }
         }
         Ok(())
@@ -348,7 +369,7 @@ impl Validator<'_> {
             let i = index + 1;
             let is_final = i == n;
             let tbs = cert.cert.tbs_certificate();
-            let who = subject_cn(&cert.cert);
+            let who = Who(&cert.cert);
             check_well_formed(cert)?;
             check_profile(cert, is_final)?;
             check_eku(cert, self.settings.required_eku)?;
@@ -625,7 +646,7 @@ fn check_well_formed(cert: &Cert) -> Result<()> {
 fn check_critical(cert: &Cert) -> Result<()> {
     let tbs = cert.cert.tbs_certificate();
     for e in tbs.extensions().into_iter().flat_map(|x| x.iter()) {
-        if e.critical && !KNOWN_EXTENSIONS.contains(&e.extn_id.to_string().as_str()) {
+        if e.critical && !KNOWN_EXTENSIONS.contains(&e.extn_id) {
             return Err(err(
                 Code::UnknownCriticalExtension,
                 format!("{:?}: {}", subject_cn(&cert.cert), e.extn_id),
@@ -637,18 +658,16 @@ fn check_critical(cert: &Cert) -> Result<()> {
 
 fn find_ext<'a>(
     tbs: &'a x509_cert::TbsCertificate,
-    oid: &str,
+    oid: Oid,
 ) -> Option<&'a x509_cert::ext::Extension> {
-    tbs.extensions()?
-        .iter()
-        .find(|e| e.extn_id.to_string() == oid)
+    tbs.extensions()?.iter().find(|e| e.extn_id == oid)
 }
 
 /// RFC 5280 §4 rules that a conforming CA always follows; a certificate breaking them is
 /// refused rather than interpreted (x509-limbo's `rfc5280::*` cases are the oracle).
 fn check_profile(cert: &Cert, is_final: bool) -> Result<()> {
     let tbs = cert.cert.tbs_certificate();
-    let who = subject_cn(&cert.cert);
+    let who = Who(&cert.cert);
     let bad = |what: &str| err(Code::MalformedCertificate, format!("{who:?}: {what}"));
     let serial = tbs.serial_number().as_bytes();
     if serial.is_empty()
@@ -660,12 +679,12 @@ fn check_profile(cert: &Cert, is_final: bool) -> Result<()> {
     }
     let is_ca = matches!(extension::<BasicConstraints>(tbs)?, Some(bc) if bc.ca);
     let self_signed = cert.is_self_issued();
-    match find_ext(tbs, "2.5.29.35") {
+    match find_ext(tbs, oid::AKI) {
         Some(e) if e.critical => return Err(bad("authorityKeyIdentifier must not be critical")),
         None if !self_signed => return Err(bad("authorityKeyIdentifier missing")),
         _ => {}
     }
-    match find_ext(tbs, "2.5.29.14") {
+    match find_ext(tbs, oid::SKI) {
         Some(e) if e.critical => return Err(bad("subjectKeyIdentifier must not be critical")),
         None if is_ca => return Err(bad("CA certificate without subjectKeyIdentifier")),
         _ => {}
@@ -673,7 +692,7 @@ fn check_profile(cert: &Cert, is_final: bool) -> Result<()> {
     if is_ca && tbs.subject().is_empty() {
         return Err(bad("CA certificate with an empty subject"));
     }
-    if let Some(e) = find_ext(tbs, "2.5.29.30") {
+    if let Some(e) = find_ext(tbs, oid::NAME_CONSTRAINTS) {
         if !is_ca {
             return Err(bad("nameConstraints in a non-CA certificate"));
         }
@@ -683,10 +702,10 @@ fn check_profile(cert: &Cert, is_final: bool) -> Result<()> {
     }
     // policyConstraints "MUST be critical" is not enforced: NIST PKITS (4.8, 4.10, 4.12)
     // expects paths through non-critical policyConstraints to validate.
-    if find_ext(tbs, "1.3.6.1.5.5.7.1.1").is_some_and(|e| e.critical) {
+    if find_ext(tbs, oid::AIA).is_some_and(|e| e.critical) {
         return Err(bad("authorityInfoAccess must not be critical"));
     }
-    if let Some(e) = find_ext(tbs, "2.5.29.17") {
+    if let Some(e) = find_ext(tbs, oid::SAN) {
         if tbs.subject().is_empty() && !e.critical {
             return Err(bad(
                 "subjectAltName must be critical when the subject is empty",
@@ -732,7 +751,7 @@ fn valid_dns_name(name: &str) -> bool {
 /// keyCertSign when keyUsage is present), no unknown critical extension, a subject key id.
 fn check_anchor(anchor: &Cert, time: UnixTime) -> Result<()> {
     let tbs = anchor.cert.tbs_certificate();
-    let who = subject_cn(&anchor.cert);
+    let who = Who(&anchor.cert);
     let validity = tbs.validity();
     if time < UnixTime::of_x509(&validity.not_before) {
         return Err(err(
@@ -748,7 +767,7 @@ fn check_anchor(anchor: &Cert, time: UnixTime) -> Result<()> {
     }
     if tbs.version() == x509_cert::certificate::Version::V3 {
         match (
-            find_ext(tbs, "2.5.29.19"),
+            find_ext(tbs, oid::BASIC_CONSTRAINTS),
             extension::<BasicConstraints>(tbs)?,
         ) {
             (Some(e), Some(bc)) if e.critical && bc.ca => {}
@@ -767,7 +786,7 @@ fn check_anchor(anchor: &Cert, time: UnixTime) -> Result<()> {
                 ));
             }
         }
-        match find_ext(tbs, "2.5.29.14") {
+        match find_ext(tbs, oid::SKI) {
             Some(e) if !e.critical => {}
             _ => {
                 return Err(err(
@@ -776,7 +795,7 @@ fn check_anchor(anchor: &Cert, time: UnixTime) -> Result<()> {
                 ))
             }
         }
-        match find_ext(tbs, "2.5.29.35") {
+        match find_ext(tbs, oid::AKI) {
             Some(e) if e.critical => {
                 return Err(err(
                     Code::MalformedCertificate,
@@ -791,7 +810,7 @@ fn check_anchor(anchor: &Cert, time: UnixTime) -> Result<()> {
             }
             _ => {}
         }
-        if find_ext(tbs, "2.5.29.30").is_some_and(|e| !e.critical) {
+        if find_ext(tbs, oid::NAME_CONSTRAINTS).is_some_and(|e| !e.critical) {
             return Err(err(
                 Code::MalformedCertificate,
                 format!("trust anchor {who:?}: nameConstraints must be critical"),
