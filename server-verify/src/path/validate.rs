@@ -656,10 +656,8 @@ fn check_critical(cert: &Cert) -> Result<()> {
     Ok(())
 }
 
-fn find_ext<'a>(
-    tbs: &'a x509_cert::TbsCertificate,
-    oid: Oid,
-) -> Option<&'a x509_cert::ext::Extension> {
+/// The extension `oid` of `tbs`, if present.
+fn find_ext(tbs: &x509_cert::TbsCertificate, oid: Oid) -> Option<&x509_cert::ext::Extension> {
     tbs.extensions()?.iter().find(|e| e.extn_id == oid)
 }
 
