@@ -1441,6 +1441,15 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Formats a CRL issuer name only when a note is actually written (hot path stays cheap).
+struct Who<'a>(&'a Name);
+
+impl std::fmt::Debug for Who<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.0.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2224,14 +2233,5 @@ mod tests {
         }
         eprintln!("PKITS SUCCESS cases: {checked} all Good, {no_chain} without a buildable chain (e.g. DSA)");
         assert!(checked >= 100, "{checked}");
-    }
-}
-
-/// Formats a CRL issuer name only when a note is actually written (hot path stays cheap).
-struct Who<'a>(&'a Name);
-
-impl std::fmt::Debug for Who<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.0.to_string())
     }
 }
