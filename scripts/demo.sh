@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on an embedded default: builds the agent, creates a demo SoftHSM token holding
+# The main job on an embedded default: builds the agent and the verifier, creates a demo SoftHSM token holding
 # a test qualified certificate (Иванов Иван Иванович, SNILS 112-233-445 95), signs
-# docs/examples/challenge.json with it and shows how OpenSSL verifies the result.
+# docs/examples/challenge.json with it, and verifies the result with OpenSSL and with
+# tokenconfirm-verify (chain, CRLs, qualified-test profile, identity).
 # Everything it creates lives in target/demo (recreated on every run). TEST ONLY: the keys and
 # PINs are public.
 set -euo pipefail
@@ -11,9 +12,10 @@ install_deps
 
 demo="$PWD/target/demo"
 origin="https://portal.example"
-echo "==> building tokenconfirm-agent (release)" >&2
-cargo build --release --locked -p tokenconfirm-agent >&2
+echo "==> building tokenconfirm-agent and tokenconfirm-verify (release)" >&2
+cargo build --release --locked -p tokenconfirm-agent -p tokenconfirm-verify >&2
 agent="$PWD/target/release/tokenconfirm-agent"
+verify="$PWD/target/release/tokenconfirm-verify"
 
 echo "==> creating the demo token in $demo" >&2
 rm -rf "$demo"
@@ -41,6 +43,12 @@ echo "    ${cmd[*]}"
 "${cmd[@]}"
 echo "==> the signed statement (canonical JSON):"
 cat "$demo/statement.json"; echo
+echo
+echo "==> verifying it as a portal would (tokenconfirm-verify: chain to the demo root, both CRLs, qualified-test profile):"
+vcmd=("$verify" cms --trust "$TOKENCONFIRM_TEST_PKI/root.pem" --crl "$TOKENCONFIRM_TEST_PKI/intermediate.crl.pem" \
+  --crl "$TOKENCONFIRM_TEST_PKI/root.crl.pem" --profile qualified-test "$demo/confirmation.p7s")
+echo "    ${vcmd[*]}"
+"${vcmd[@]}"
 echo
 echo "Done. Files: $demo/confirmation.p7s (envelope), $demo/statement.json (what was signed),"
 echo "$demo/token/env (token settings: SOFTHSM2_CONF, module, PIN) for trying other agent commands."
