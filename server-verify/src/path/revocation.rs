@@ -338,7 +338,15 @@ impl<'r> Run<'r> {
     fn complete_crls_for(&self, dp: &DistributionPoint) -> Vec<usize> {
         let mut out = Vec::new();
         let mut add = |name: &Name| {
-            if let Some(list) = self.crls.complete_by_issuer.get(&name_key(name)) {
+            // Few CRLs (the usual case): compare names directly instead of building the
+            // formatted hash key, which costs more than the comparisons.
+            if self.crls.crls.len() <= 16 {
+                for (i, crl) in self.crls.crls.iter().enumerate() {
+                    if crl.delta_base.is_none() && names_equal(&crl.issuer, name) {
+                        out.push(i);
+                    }
+                }
+            } else if let Some(list) = self.crls.complete_by_issuer.get(&name_key(name)) {
                 out.extend_from_slice(list);
             }
         };
