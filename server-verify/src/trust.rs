@@ -107,32 +107,35 @@ impl TrustStore {
     }
 }
 
+/// The file itself, or the regular files of a directory (not recursive), sorted.
+fn files_in(path: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let io = |e: std::io::Error| VerifyError::new(Code::Io, format!("{}: {e}", path.display()));
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        if p.is_file() {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn read(file: &Path) -> Result<Vec<u8>> {
+    std::fs::read(file).map_err(|e| VerifyError::new(Code::Io, format!("{}: {e}", file.display())))
+}
+
 /// Reads certificates from a file or the files of a directory: (source, certificate).
 pub fn load_certificates(path: &Path) -> Result<Vec<(String, Cert)>> {
-    let io = |e: std::io::Error| VerifyError::new(Code::Io, format!("{}: {e}", path.display()));
-    let mut files = Vec::new();
-    if path.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(io)? {
-            let p = entry.map_err(io)?.path();
-            if p.is_file() {
-                files.push(p);
-            }
-        }
-        files.sort();
-    } else {
-        files.push(path.to_path_buf());
-    }
     let mut out = Vec::new();
-    for file in files {
-        let bytes = std::fs::read(&file)
-            .map_err(|e| VerifyError::new(Code::Io, format!("{}: {e}", file.display())))?;
-        let ders = crate::input::certificates(&bytes)
-            .map_err(|e| VerifyError::new(e.code, format!("{}: {}", file.display(), e.detail)))?;
-        for der in ders {
-            let cert = Cert::from_der(der).map_err(|e| {
-                VerifyError::new(e.code, format!("{}: {}", file.display(), e.detail))
-            })?;
-            out.push((file.display().to_string(), cert));
+    for file in files_in(path)? {
+        let at =
+            |e: VerifyError| VerifyError::new(e.code, format!("{}: {}", file.display(), e.detail));
+        for der in crate::input::certificates(&read(&file)?).map_err(at)? {
+            out.push((file.display().to_string(), Cert::from_der(der).map_err(at)?));
         }
     }
     Ok(out)
@@ -140,29 +143,15 @@ pub fn load_certificates(path: &Path) -> Result<Vec<(String, Cert)>> {
 
 /// Reads CRLs (DER or PEM bundles) from a file or the files of a directory.
 pub fn load_crls(path: &Path) -> Result<Vec<Vec<u8>>> {
-    let io = |e: std::io::Error| VerifyError::new(Code::Io, format!("{}: {e}", path.display()));
-    let mut files = Vec::new();
-    if path.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(io)? {
-            let p = entry.map_err(io)?.path();
-            if p.is_file() {
-                files.push(p);
-            }
-        }
-        files.sort();
-    } else {
-        files.push(path.to_path_buf());
-    }
     let mut out = Vec::new();
-    for file in files {
-        let bytes = std::fs::read(&file)
-            .map_err(|e| VerifyError::new(Code::Io, format!("{}: {e}", file.display())))?;
-        out.extend(crate::input::crls(&bytes).map_err(|e| {
+    for file in files_in(path)? {
+        let crls = crate::input::crls(&read(&file)?).map_err(|e| {
             VerifyError::new(
                 Code::MalformedCrl,
                 format!("{}: {}", file.display(), e.detail),
             )
-        })?);
+        })?;
+        out.extend(crls);
     }
     Ok(out)
 }
