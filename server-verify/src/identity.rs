@@ -2,7 +2,6 @@
 //! against an account profile.
 
 use der::asn1::ObjectIdentifier as Oid;
-use der::{Tag, Tagged};
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 use x509_cert::name::Name;
@@ -155,25 +154,11 @@ pub fn snils_valid(snils: &str) -> bool {
     check == expected
 }
 
-/// The first attribute `oid` of `name` as text (UTF8String, PrintableString, NumericString,
-/// IA5String, BMPString).
+/// The first attribute `oid` of `name` as text (any directory string type).
 pub fn name_attr(name: &Name, oid: Oid) -> Option<String> {
-    let atv = name.iter().find(|atv| atv.oid == oid)?;
-    let bytes = atv.value.value();
-    match atv.value.tag() {
-        Tag::Utf8String => String::from_utf8(bytes.to_vec()).ok(),
-        Tag::PrintableString | Tag::NumericString | Tag::Ia5String | Tag::VisibleString => bytes
-            .is_ascii()
-            .then(|| String::from_utf8_lossy(bytes).into_owned()),
-        Tag::BmpString => {
-            let units: Vec<u16> = bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect();
-            String::from_utf16(&units).ok()
-        }
-        _ => None,
-    }
+    name.iter()
+        .find(|atv| atv.oid == oid)
+        .and_then(|atv| crate::path::dn::string_value(&atv.value))
 }
 
 #[cfg(test)]
