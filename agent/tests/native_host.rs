@@ -25,6 +25,28 @@ fn config(f: &Fixture, pin_prompt: &str) -> std::path::PathBuf {
     path
 }
 
+/// A stand-in for GnuPG's pinentry speaking Assuan: answers every command with OK, logs the
+/// description it was asked to show, and returns the PIN from $FAKE_PINENTRY_PIN.
+fn fake_pinentry(f: &Fixture) -> std::path::PathBuf {
+    let path = f.dir.path().join("fake-pinentry");
+    let script = r#"#!/bin/bash
+echo "OK Pleased to meet you"
+while IFS= read -r line; do
+  case "$line" in
+    GETPIN*) echo "D $FAKE_PINENTRY_PIN"; echo "OK" ;;
+    SETDESC*) printf '%s\n' "${line#SETDESC }" >> "$FAKE_PINENTRY_LOG"; echo "OK" ;;
+    BYE*) echo "OK closing connection"; exit 0 ;;
+    *) echo "OK" ;;
+  esac
+done
+"#;
+    std::fs::write(&path, script).unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&path, perms).unwrap();
+    path
+}
+
 /// Starts the host as Chromium does (first argument: the caller origin).
 fn start(f: &Fixture, args: &[&str]) -> Host {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tokenconfirm-agent"))
@@ -279,4 +301,64 @@ fn immediate_eof_is_a_clean_exit() {
     let (code, rest) = host.finish();
     assert_eq!(code, 0);
     assert!(rest.is_empty());
+}
+
+#[test]
+fn pinentry_asks_for_the_pin_showing_origin_purpose_and_holder() {
+    let _g = serial();
+    let f = fixture();
+    let program = fake_pinentry(f);
+    let log = f.dir.path().join("pinentry.log");
+    let config = f.dir.path().join("agent-pinentry.toml");
+    std::fs::write(
+        &config,
+        format!("modules = [{:?}]\ndiscover = false\npin_prompt = \"pinentry\"\npinentry_program = {:?}\n", f.module(), program),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokenconfirm-agent"))
+        .arg("chrome-extension://kgnbgkhkpnbnfhcnnmiegdekmgjbhdcg/")
+        .env("SOFTHSM2_CONF", f.softhsm_conf())
+        .env("TOKENCONFIRM_CONFIG", &config)
+        .env("FAKE_PINENTRY_PIN", "123456")
+        .env("FAKE_PINENTRY_LOG", &log)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().unwrap();
+    let mut host = Host {
+        child,
+        stdin,
+        stdout,
+    };
+    let hello = host.call(json!({"id": 1, "command": "hello"}));
+    assert!(
+        hello["result"]["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("pinentry")),
+        "{hello}"
+    );
+    let mut req = sign_request("p", &fresh_challenge(ORIGIN), ORIGIN, "01", None);
+    req["lang"] = json!("en");
+    let reply = host.call(req);
+    assert_eq!(reply["ok"], true, "{reply}");
+    let der =
+        tokenconfirm_wire::b64::std_decode(reply["result"]["envelope"].as_str().unwrap()).unwrap();
+    openssl_verify(f, &der);
+    let shown = std::fs::read_to_string(&log).unwrap();
+    for expected in [
+        "https://portal.example",
+        "account confirmation",
+        "acct-test-1",
+        "Token: tokenconfirm-test",
+    ] {
+        assert!(
+            shown.contains(expected),
+            "pinentry description lacks {expected:?}: {shown}"
+        );
+    }
+    assert_eq!(host.finish().0, 0);
 }
