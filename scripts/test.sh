@@ -14,10 +14,16 @@ step "format"
 cargo fmt --all -- --check
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 step "unit, integration and conformance tests (real SoftHSM, real OpenSSL)"
-cargo test --workspace --locked
+cargo test --workspace --locked 2>&1 | tee -a "$log"
 step "benchmark binaries still run (quick mode, no figures asserted)"
-cargo test --workspace --locked --benches
+cargo test --workspace --locked --benches 2>&1 | tee -a "$log"
 step "fuzz targets (short run from the committed seeds)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 bash fuzz/run-all.sh "$FUZZ_SECONDS"
+# One closing line over every `cargo test` run above (pipefail already stopped on failures).
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+printf '\n%s passed, %s failed\n' "$passed" "$failed"
