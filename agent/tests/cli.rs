@@ -290,3 +290,65 @@ fn doctor_reports_module_and_token() {
     );
     assert!(text.contains("2 signing certificate(s)"), "{text}");
 }
+
+#[test]
+fn ec_p384_key_signs_with_sha384_and_openssl_verifies() {
+    let _g = serial();
+    // A token of its own (the shared one keeps exactly its EC P-256 and RSA keys).
+    let f = common::make_token();
+    let dir = f.dir.path();
+    let pki = f.pki("");
+    let script = format!(
+        r#"set -euo pipefail
+cd {dir}
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out p384.key 2>/dev/null
+openssl req -new -key p384.key -utf8 -subj "/C=RU/SN=Петров/GN=Пётр Петрович/CN=Петров Пётр Петрович" -out p384.csr
+printf 'keyUsage=critical,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' > ext.cnf
+openssl x509 -req -in p384.csr -CA {pki}/intermediate.pem -CAkey {pki}/intermediate.key -CAcreateserial -days 30 -extfile ext.cnf -out p384.pem 2>/dev/null
+openssl x509 -in p384.pem -outform DER -out p384.der
+softhsm2-util --import p384.key --token tokenconfirm-test --label p384 --id 03 --pin 123456 >/dev/null
+pkcs11-tool --module {module} --token-label tokenconfirm-test --login --pin 123456 --write-object p384.der --type cert --id 03 --label p384 >/dev/null 2>&1
+"#,
+        dir = dir.display(),
+        pki = pki.display(),
+        module = f.module().display()
+    );
+    let setup = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env("SOFTHSM2_CONF", f.softhsm_conf())
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let challenge = write_challenge(&f, "c384.json", ORIGIN);
+    let out_file = dir.join("p384.p7s");
+    let out = agent(&f)
+        .env("TEST_PIN", "123456")
+        .args([
+            "sign",
+            "--origin",
+            ORIGIN,
+            "--cert",
+            "03",
+            "--pin-from-env",
+            "TEST_PIN",
+            "--challenge",
+        ])
+        .arg(&challenge)
+        .arg("--out")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let der = std::fs::read(&out_file).unwrap();
+    openssl_verify(&f, &der);
+    let printed = common::openssl_print(&der);
+    assert!(
+        printed.contains("ecdsa-with-SHA384") && printed.contains("sha384"),
+        "{printed}"
+    );
+}
