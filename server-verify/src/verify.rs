@@ -49,7 +49,6 @@ impl Context<'_> {
             ));
         }
         settings.signature = self.profile.signature_policy();
-        settings.revocation = self.settings.revocation;
         Ok(settings)
     }
 

@@ -77,15 +77,13 @@ pub struct SignatureCache {
 }
 
 impl SignatureCache {
-    fn key(message: &[u8], sig: &[u8], spki: &[u8], alg: &[u8]) -> [u8; 32] {
-        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-        for part in [message, sig, spki, alg] {
-            ctx.update(&(part.len() as u64).to_be_bytes());
-            ctx.update(part);
-        }
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.finish().as_ref());
-        out
+    /// The key for "`child` verified with `issuer`'s key": both fingerprints cover everything
+    /// that matters (the child's TBS, algorithm and signature; the issuer's key).
+    fn key(child: &Cert, issuer: &Cert) -> [u8; 32] {
+        let mut both = [0u8; 64];
+        both[..32].copy_from_slice(&child.fingerprint);
+        both[32..].copy_from_slice(&issuer.fingerprint);
+        crate::digest::sha256(&both)
     }
 }
 
@@ -288,9 +286,7 @@ impl Validator<'_> {
             ));
         }
         let spki = issuer.cert.tbs_certificate().subject_public_key_info();
-        // Both fingerprints cover everything that matters: the child's TBS, algorithm and
-        // signature, and the issuer's key.
-        let key = SignatureCache::key(&child.fingerprint, &issuer.fingerprint, &[], &[]);
+        let key = SignatureCache::key(child, issuer);
         if let Some(cache) = self.cache {
             if cache.seen.lock().map(|s| s.contains(&key)).unwrap_or(false) {
                 return Ok(());
@@ -371,7 +367,7 @@ impl Validator<'_> {
             let tbs = cert.cert.tbs_certificate();
             let who = Who(&cert.cert);
             check_well_formed(cert)?;
-            check_profile(cert, is_final)?;
+            check_profile(cert)?;
             check_eku(cert, self.settings.required_eku)?;
             // (a)(1) signature, (a)(2) validity, (a)(4) name chaining.
             if !names_equal(
@@ -663,7 +659,7 @@ fn find_ext(tbs: &x509_cert::TbsCertificate, oid: Oid) -> Option<&x509_cert::ext
 
 /// RFC 5280 §4 rules that a conforming CA always follows; a certificate breaking them is
 /// refused rather than interpreted (x509-limbo's `rfc5280::*` cases are the oracle).
-fn check_profile(cert: &Cert, is_final: bool) -> Result<()> {
+fn check_profile(cert: &Cert) -> Result<()> {
     let tbs = cert.cert.tbs_certificate();
     let who = Who(&cert.cert);
     let bad = |what: &str| err(Code::MalformedCertificate, format!("{who:?}: {what}"));
@@ -723,7 +719,6 @@ fn check_profile(cert: &Cert, is_final: bool) -> Result<()> {
             return Err(bad("keyCertSign without basicConstraints cA"));
         }
     }
-    let _ = is_final;
     Ok(())
 }
 
