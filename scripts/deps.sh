@@ -20,6 +20,10 @@ install_deps() {
   command -v cc >/dev/null || need+=(gcc libc6-dev)
   command -v pkg-config >/dev/null || need+=(pkg-config)
   dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
+  # PostgreSQL server for the confirmation service's suite (started by the test on loopback).
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+  command -v psql >/dev/null || need+=(postgresql-client)
+  command -v sqlite3 >/dev/null || need+=(sqlite3)
   if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
   command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; return 1; }
 }

@@ -17,5 +17,6 @@ pub mod envelope;
 pub mod error;
 pub mod native;
 pub mod pin;
+pub mod portal;
 pub mod sign;
 pub mod token;

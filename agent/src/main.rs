@@ -70,6 +70,31 @@ enum Cmd {
         #[arg(long, default_value = "ru", value_parser = parse_lang)]
         lang: Lang,
     },
+    /// Confirm a portal account (or register one) with the e-signature, without a browser:
+    /// log in, get a challenge, sign it on the token, submit it.
+    Confirm {
+        /// The portal's address, e.g. http://127.0.0.1:8080 (its origin is what gets signed).
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// Login (e-mail or phone) of the account.
+        #[arg(long)]
+        login: String,
+        /// Read the account password from this environment variable (default: ask on the terminal).
+        #[arg(long, value_name = "VAR")]
+        password_from_env: Option<String>,
+        /// Register a new confirmed account from the certificate instead of confirming one.
+        #[arg(long)]
+        register: bool,
+        /// Certificate: id (or a unique prefix of 6+ characters), CKA_ID in hex, or label.
+        #[arg(long = "cert", value_name = "ID")]
+        cert: Option<String>,
+        /// Read the PIN from this environment variable (automation).
+        #[arg(long, value_name = "VAR")]
+        pin_from_env: Option<String>,
+        /// Language of prompts: ru or en.
+        #[arg(long, default_value = "ru", value_parser = parse_lang)]
+        lang: Lang,
+    },
     /// Check the installation and say what is missing.
     Doctor {
         /// Machine-readable output.
@@ -154,6 +179,26 @@ fn main() -> ExitCode {
             out.as_deref(),
             base64,
             lang,
+        ),
+        Cmd::Confirm {
+            server,
+            login,
+            password_from_env,
+            register,
+            cert,
+            pin_from_env,
+            lang,
+        } => confirm(
+            &backend,
+            &ConfirmArgs {
+                server,
+                login,
+                password_from_env,
+                register,
+                cert,
+                pin_from_env,
+                lang,
+            },
         ),
         Cmd::Doctor { json } => {
             let findings = doctor::run(&backend, config_path.as_deref());
@@ -337,14 +382,7 @@ fn sign(
             "refusing to write binary DER to a terminal: use --out FILE or --base64",
         ));
     }
-    let pins: Box<dyn PinSource> = match pin_from_env {
-        Some(var) => Box::new(EnvPin(var)),
-        None if std::io::stdin().is_terminal() => Box::new(TerminalPin),
-        None if backend.config.pin_prompt == PinPromptKind::Pinentry => Box::new(PinentryPin {
-            program: backend.config.pinentry_program.clone(),
-        }),
-        None => Box::new(NoPin),
-    };
+    let pins = pin_source(backend, pin_from_env);
     if let Err(e) =
         tokenconfirm_agent::sign::check_fresh(&challenge, time::OffsetDateTime::now_utc())
     {
@@ -393,5 +431,94 @@ fn sign(
         "-inform DER"
     };
     eprintln!("verify with OpenSSL: openssl cms -verify {inform} -in {shown} -CAfile ROOT_CA.pem -purpose any -out statement.json");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the CLI takes the PIN from: the named variable, the terminal, pinentry, or nowhere
+/// (PIN-pad tokens).
+fn pin_source(backend: &TokenBackend, pin_from_env: Option<String>) -> Box<dyn PinSource> {
+    match pin_from_env {
+        Some(var) => Box::new(EnvPin(var)),
+        None if std::io::stdin().is_terminal() => Box::new(TerminalPin),
+        None if backend.config.pin_prompt == PinPromptKind::Pinentry => Box::new(PinentryPin {
+            program: backend.config.pinentry_program.clone(),
+        }),
+        None => Box::new(NoPin),
+    }
+}
+
+struct ConfirmArgs {
+    server: String,
+    login: String,
+    password_from_env: Option<String>,
+    register: bool,
+    cert: Option<String>,
+    pin_from_env: Option<String>,
+    lang: Lang,
+}
+
+fn account_password(var: Option<&str>) -> Result<secrecy::SecretString, AgentError> {
+    let text = match var {
+        Some(var) => std::env::var(var).map_err(|_| {
+            AgentError::new(
+                ErrorCode::Io,
+                format!("environment variable {var} is not set"),
+            )
+        })?,
+        None if std::io::stdin().is_terminal() => {
+            rpassword::prompt_password("Пароль учётной записи / account password: ")
+                .map_err(|e| AgentError::new(ErrorCode::Io, e.to_string()))?
+        }
+        None => {
+            return Err(AgentError::new(
+                ErrorCode::Io,
+                "no terminal to ask the account password on: use --password-from-env VAR",
+            ))
+        }
+    };
+    Ok(secrecy::SecretString::from(text))
+}
+
+/// `confirm`: the whole portal flow. Prints the portal's final answer (JSON) on stdout.
+fn confirm(backend: &TokenBackend, args: &ConfirmArgs) -> Result<ExitCode, AgentError> {
+    use tokenconfirm_agent::portal::PortalClient;
+    use tokenconfirm_wire::challenge::Purpose;
+    let origin = Origin::of_url(&args.server).map_err(|e| {
+        AgentError::new(ErrorCode::OriginNotAllowed, format!("{}: {e}", args.server))
+    })?;
+    let password = account_password(args.password_from_env.as_deref())?;
+    let mut portal = PortalClient::connect(origin.as_str())?;
+    let purpose = if args.register {
+        Purpose::AccountRegistration
+    } else {
+        portal.login(&args.login, &password)?;
+        Purpose::AccountConfirmation
+    };
+    let challenge = portal.challenge(purpose)?;
+    eprintln!(
+        "challenge for {} ({}), valid until {}",
+        challenge.account,
+        purpose.as_str(),
+        challenge.expires_at
+    );
+    let pins = pin_source(backend, args.pin_from_env.clone());
+    let req = SignRequest {
+        challenge,
+        origin,
+        certificate: args.cert.clone(),
+        lang: args.lang,
+    };
+    let signed = backend.sign_with(&req, pins.as_ref(), &|| false)?;
+    eprintln!("signed with certificate {}", signed.certificate_id);
+    let answer = if args.register {
+        portal.register(&signed.envelope, &args.login, &password)?
+    } else {
+        portal.confirm(&signed.envelope)?
+    };
+    println!("{answer}");
+    eprintln!(
+        "account level: {}",
+        answer["account"]["level"].as_str().unwrap_or("?")
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -132,6 +132,8 @@ pub struct Config {
     pub database: String,
     /// The public origin.
     pub public_origin: Origin,
+    /// Whether the origin was derived from `listen` (not configured).
+    origin_from_listen: bool,
     /// Verification profile for certificates.
     pub profile: Profile,
     /// Trust anchors.
@@ -214,10 +216,16 @@ impl Config {
             .database
             .or(file.database)
             .unwrap_or_else(|| "sqlite:tokenconfirm.db".to_owned());
-        let origin_text = over
-            .public_origin
-            .or(file.public_origin)
-            .unwrap_or_else(|| format!("http://{listen}"));
+        let configured_origin = over.public_origin.or(file.public_origin);
+        let origin_from_listen = configured_origin.is_none();
+        let origin_text = configured_origin.unwrap_or_else(|| {
+            // Port 0 is replaced by the bound port in `bound_to`.
+            let mut shown = listen;
+            if shown.port() == 0 {
+                shown.set_port(1);
+            }
+            format!("http://{shown}")
+        });
         let public_origin = Origin::parse(&origin_text)
             .map_err(|e| ConfigError::Invalid(format!("public origin {origin_text:?}: {e}")))?;
         let profile_name = over
@@ -272,6 +280,7 @@ impl Config {
             listen,
             database,
             public_origin,
+            origin_from_listen,
             profile,
             trust,
             tsl: file.tsl,
@@ -283,6 +292,17 @@ impl Config {
             rate_limits: file.rate_limits,
             password_cost: cost,
         })
+    }
+
+    /// Records the address actually bound: without a configured public origin, the origin is
+    /// `http://ADDR` of that address.
+    pub fn bound_to(&mut self, local: SocketAddr) -> Result<(), ConfigError> {
+        self.listen = local;
+        if self.origin_from_listen {
+            self.public_origin = Origin::parse(&format!("http://{local}"))
+                .map_err(|e| ConfigError::Invalid(format!("origin of {local}: {e}")))?;
+        }
+        Ok(())
     }
 
     /// Whether cookies get the `Secure` attribute (the portal is served over https).

@@ -144,7 +144,7 @@ pub fn decide_registration(
         check_challenge(record, &signed, &by, now)?;
         Ok(Effect::Register {
             account,
-            profile,
+            profile: Box::new(profile),
             certificate,
         })
     })

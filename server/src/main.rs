@@ -124,7 +124,7 @@ async fn shutdown_signal() {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let file = file_config(&args.common.config)?;
-    let config = Config::resolve(
+    let mut config = Config::resolve(
         file,
         Overrides {
             listen: args.listen,
@@ -155,6 +155,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    config.bound_to(local).map_err(|e| e.to_string())?;
     let origin = config.public_origin.clone();
     let state = Arc::new(App::new(config, store, verifier));
     let sweeper = state.clone();

@@ -171,6 +171,14 @@ error_codes! {
     Config = "config", retriable: false,
         en: "The agent's configuration file is invalid.",
         ru: "Файл настроек агента содержит ошибку.";
+    /// The portal could not be reached (CLI `confirm`).
+    ServerUnreachable = "server-unreachable", retriable: true,
+        en: "The portal could not be reached. Check the address and the network.",
+        ru: "Не удалось связаться с порталом. Проверьте адрес и сеть.";
+    /// The portal refused a request (CLI `confirm`); the detail carries its code and message.
+    ServerRefused = "server-refused", retriable: false,
+        en: "The portal refused the request.",
+        ru: "Портал отклонил запрос.";
     /// Input/output failure (file, stdin, stdout).
     Io = "io", retriable: false,
         en: "A file or stream could not be read or written.",

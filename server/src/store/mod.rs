@@ -60,7 +60,7 @@ pub enum Effect {
         /// The account (login, name, password).
         account: NewAccount,
         /// The profile taken from the certificate (passport and birth date unknown: empty).
-        profile: Profile,
+        profile: Box<Profile>,
         /// The certificate used.
         certificate: CertificateSummary,
     },
