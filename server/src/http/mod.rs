@@ -169,3 +169,41 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every API route is described in the OpenAPI document, and nothing more.
+    #[test]
+    fn openapi_describes_every_route() {
+        let spec = include_str!("../../../docs/openapi.yaml");
+        let described: Vec<&str> = spec
+            .lines()
+            .filter(|l| l.starts_with("  /") && l.ends_with(':'))
+            .map(|l| l.trim().trim_end_matches(':'))
+            .collect();
+        let routes = [
+            "/api/v1/session",
+            "/api/v1/accounts",
+            "/api/v1/account",
+            "/api/v1/account/profile",
+            "/api/v1/challenges",
+            "/api/v1/confirmations",
+            "/api/v1/registrations",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+        ];
+        let mut sorted_routes = routes.to_vec();
+        sorted_routes.sort();
+        let mut sorted_described = described.clone();
+        sorted_described.sort();
+        assert_eq!(sorted_routes, sorted_described);
+        for code in crate::error::ApiCode::ALL {
+            assert!(
+                spec.contains(code.as_str()),
+                "{} missing from openapi.yaml",
+                code.as_str()
+            );
+        }
+    }
+}

@@ -401,6 +401,16 @@ impl Client {
         c
     }
 
+    /// Another client on the same connection pool, holding the given session.
+    pub fn attached(&self, token: &str, csrf: &str) -> Client {
+        Client {
+            base: self.base.clone(),
+            agent: self.agent.clone(),
+            cookie: Some(format!("tc_session={token}")),
+            csrf: csrf.to_owned(),
+        }
+    }
+
     fn take(&mut self, a: &Answer) {
         if let Some(t) = a.body.get("csrfToken").and_then(Value::as_str) {
             self.csrf = t.to_owned();
