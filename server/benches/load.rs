@@ -143,10 +143,8 @@ fn run(backend: &str, db: &str, config: &std::path::Path, signer: &SoftSigner, n
                         let t = Instant::now();
                         let a = c.confirm(&env);
                         lat.push(t.elapsed());
-                        if a.status != 200 {
-                            if failures.fetch_add(1, Ordering::Relaxed) < 3 {
-                                eprintln!("confirmation failed: {} {}", a.status, a.body);
-                            }
+                        if a.status != 200 && failures.fetch_add(1, Ordering::Relaxed) < 3 {
+                            eprintln!("confirmation failed: {} {}", a.status, a.body);
                         }
                     }
                     lat
