@@ -424,11 +424,29 @@ fn oversized_body(ctx: &Ctx) -> Result<(), String> {
 
 fn fifty_parallel_submissions_one_success(ctx: &Ctx) -> Result<(), String> {
     let (c, env) = ctx.ready()?;
+    // On PostgreSQL, a second server instance (same public origin, as behind a load balancer)
+    // shares the database and gets half the submissions.
+    let second = if ctx.backend == "postgres" {
+        let config = ctx.scratch.join("postgres-second.toml");
+        let base = std::fs::read_to_string(&ctx.server.config).map_err(|e| e.to_string())?;
+        std::fs::write(
+            &config,
+            format!("public_origin = \"{}\"\n{base}", ctx.server.base),
+        )
+        .map_err(|e| e.to_string())?;
+        Some(Server::start(&config, &ctx.server.db))
+    } else {
+        None
+    };
+    let bases: Vec<String> = std::iter::once(ctx.server.base.clone())
+        .chain(second.as_ref().map(|s| s.base.clone()))
+        .collect();
     let barrier = std::sync::Barrier::new(50);
     let statuses: Vec<(u16, String)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..50)
-            .map(|_| {
+            .map(|i| {
                 let mut c = c.clone();
+                c.base = bases[i % bases.len()].clone();
                 let env = &env;
                 let barrier = &barrier;
                 s.spawn(move || {
