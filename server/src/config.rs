@@ -317,7 +317,7 @@ mod tests {
 
     fn with_trust() -> FileConfig {
         FileConfig {
-            trust: vec!["/tmp/x.pem".into()],
+            trust: vec!["roots.pem".into()],
             ..FileConfig::default()
         }
     }
