@@ -236,10 +236,8 @@ pub async fn get_account(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Account>, ApiError> {
-    let session = current_session(&state, &headers)
+    let id = current_session(&state, &headers)
         .await?
-        .filter(|_| session_token(&headers).is_some());
-    let id = session
         .and_then(|s| s.account_id)
         .ok_or_else(|| ApiError::new(ApiCode::Unauthenticated))?;
     Ok(Json(account_of(&state, id).await?))
