@@ -1,9 +1,7 @@
 //! Sessions and accounts: anonymous session with a CSRF token, password registration and
 //! login (argon2id, rate-limited, session rotated), logout, the account and its profile.
 
-use super::request::{
-    checked_session, current_session, json_body, logged_in, session_cookie, session_token,
-};
+use super::request::{checked_session, current_session, json_body, logged_in, session_cookie};
 use super::{AppState, SMALL_BODY_LIMIT};
 use crate::error::{ApiCode, ApiError};
 use crate::model::{self, Account, Profile, SessionRecord};
