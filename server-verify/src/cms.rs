@@ -6,9 +6,7 @@ use crate::digest::{self, digest_by_oid};
 use crate::error::{Code, Result, VerifyError};
 use crate::path::Cert;
 use crate::signature::{self, SignaturePolicy};
-use cms::cert::CertificateChoices;
-use cms::content_info::ContentInfo;
-use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
+use cms::signed_data::{SignerIdentifier, SignerInfo};
 use der::asn1::{ObjectIdentifier as Oid, OctetString};
 use der::{Decode, Encode, Reader, SliceReader, Tag, Tagged};
 use spki::AlgorithmIdentifierOwned;
@@ -80,17 +78,14 @@ fn malformed(detail: impl Into<String>) -> VerifyError {
 
 /// Parses and verifies a DER SignedData (use [`crate::input::to_der`] first for PEM/BER).
 pub fn verify_signed_data(der: &[u8], options: &CmsOptions<'_>) -> Result<SignedMessage> {
-    let info = ContentInfo::from_der(der).map_err(|e| malformed(format!("ContentInfo: {e}")))?;
-    if info.content_type != ID_SIGNED_DATA {
+    let (content_type, parts) = crate::cms_parts::split(der, ID_SIGNED_DATA)
+        .map_err(|e| malformed(format!("SignedData: {e}")))?;
+    let Some(sd) = parts else {
         return Err(VerifyError::new(
             Code::NotSignedData,
-            format!("content type {}", info.content_type),
+            format!("content type {content_type}"),
         ));
-    }
-    let mut sd: SignedData = info
-        .content
-        .decode_as()
-        .map_err(|e| malformed(format!("SignedData: {e}")))?;
+    };
 
     let content = match (&sd.encap_content_info.econtent, options.detached_content) {
         (Some(any), detached) => {
@@ -116,22 +111,15 @@ pub fn verify_signed_data(der: &[u8], options: &CmsOptions<'_>) -> Result<Signed
         }
     };
 
-    let mut certificates = Vec::new();
-    if let Some(set) = sd.certificates.take() {
-        for choice in set.0.into_vec() {
-            if let CertificateChoices::Certificate(cert) = choice {
-                certificates.push(Cert::from_owned(cert)?);
-            }
-        }
-    }
-    let mut crls = Vec::new();
-    if let Some(set) = &sd.crls {
-        for choice in set.0.iter() {
-            if let cms::revocation::RevocationInfoChoice::Crl(crl) = choice {
-                crls.push(crl.to_der().map_err(|e| malformed(format!("CRL: {e}")))?);
-            }
-        }
-    }
+    let certificates = sd
+        .certificates
+        .iter()
+        .map(|der| {
+            Cert::from_der(der.to_vec())
+                .map_err(|e| malformed(format!("certificate: {}", e.detail)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let crls: Vec<Vec<u8>> = sd.crls.iter().map(|der| der.to_vec()).collect();
 
     let signers: Vec<&SignerInfo> = sd.signer_infos.0.iter().collect();
     if signers.len() != options.signers {

@@ -8,6 +8,7 @@
 
 pub mod ber;
 pub mod cms;
+pub mod cms_parts;
 pub mod digest;
 pub mod error;
 pub mod identity;

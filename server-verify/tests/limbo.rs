@@ -1,6 +1,6 @@
 //! x509-limbo (C2SP) core conformance: the 219 non-WebPKI cases of
-//! `limbo-rfc5280-core.json`. Required: ≥ 99 % agreement and zero false accepts other than
-//! the one listed conflict with NIST PKITS (see `KNOWN`).
+//! `limbo-rfc5280-core.json`. Required: ≥ 99 % agreement and zero false accepts; the one
+//! listed disagreement (see `KNOWN`) is a reject where limbo expects acceptance.
 //! Host-name matching and EKU nesting are not part of this library (relying parties here
 //! verify signatures, not TLS servers); the harness adds the minimal versions a TLS caller
 //! would (SAN peer name, EKU allowed by every certificate that restricts it).
@@ -20,10 +20,6 @@ use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage};
 
 /// Known disagreements, each with its reason.
 const KNOWN: &[(&str, &str)] = &[
-    (
-        "rfc5280::pc::ica-noncritical-pc",
-        "conflicts with NIST PKITS 4.8/4.10/4.12, whose valid paths run through CAs with non-critical policyConstraints; PKITS wins (28 cases)",
-    ),
     (
         "cve::cve-2024-0567",
         "its trusted 'Root A' is cross-signed and lacks authorityKeyIdentifier, exactly what rfc5280::aki::cross-signed-root-missing-aki requires us to reject; we fail closed",

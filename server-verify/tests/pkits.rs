@@ -90,6 +90,8 @@ fn pkits_all_cases() {
             policy_mapping_inhibit: case.settings.initial_policy_mapping_inhibit,
             any_policy_inhibit: case.settings.initial_inhibit_any_policy,
             revocation: true,
+            // PKITS's valid paths run through CAs with non-critical policyConstraints.
+            critical_policy_constraints: false,
             ..Settings::default()
         };
         let validator = Validator {

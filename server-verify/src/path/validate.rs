@@ -40,6 +40,11 @@ pub struct Settings {
     /// An extended key usage every certificate that carries an EKU extension must allow
     /// (the target, intermediates and the anchor: "EKU nesting"); `None` = no EKU policy.
     pub required_eku: Option<Oid>,
+    /// Refuse an intermediate CA whose policyConstraints extension is not marked critical
+    /// (RFC 5280 §4.2.1.11: conforming CAs MUST mark it critical). On by default; NIST PKITS
+    /// predates strict checking (its valid paths run through such CAs), so its harness turns
+    /// this off.
+    pub critical_policy_constraints: bool,
 }
 
 impl Default for Settings {
@@ -54,6 +59,7 @@ impl Default for Settings {
             max_depth: 8,
             max_paths: 64,
             required_eku: None,
+            critical_policy_constraints: true,
         }
     }
 }
@@ -485,7 +491,21 @@ impl Validator<'_> {
                 policy_mapping = policy_mapping.saturating_sub(1);
                 inhibit_any = inhibit_any.saturating_sub(1);
             }
-            if let Some(pc) = extension::<PolicyConstraints>(tbs)? {
+            if let Some((critical, pc)) = tbs.get_extension::<PolicyConstraints>().map_err(|e| {
+                err(
+                    Code::MalformedCertificate,
+                    format!(
+                        "extension {}: {e}",
+                        <PolicyConstraints as const_oid::AssociatedOid>::OID
+                    ),
+                )
+            })? {
+                if !critical && self.settings.critical_policy_constraints {
+                    return Err(err(
+                        Code::Policy,
+                        format!("{who:?}: policyConstraints is not marked critical"),
+                    ));
+                }
                 if let Some(r) = pc.require_explicit_policy {
                     explicit_policy = explicit_policy.min(r as usize);
                 }
