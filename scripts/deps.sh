@@ -24,6 +24,11 @@ install_deps() {
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
   command -v psql >/dev/null || need+=(postgresql-client)
   command -v sqlite3 >/dev/null || need+=(sqlite3)
+  # Browser end-to-end tests: Debian's Chromium driven by playwright-core (npm).
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  dpkg -s chromium-l10n >/dev/null 2>&1 || need+=(chromium-l10n)   # the extension window in Russian
+  command -v node >/dev/null || need+=(nodejs)
+  command -v npm >/dev/null || need+=(npm)
   if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
   command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; return 1; }
 }

@@ -20,6 +20,10 @@ step "unit, integration and conformance tests (real SoftHSM, real OpenSSL)"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 step "benchmark binaries still run (quick mode, no figures asserted)"
 cargo test --workspace --locked --benches 2>&1 | tee -a "$log"
+step "browser end-to-end: the extension in Debian's Chromium with the real agent, token and server"
+cargo build --workspace --locked --bins 2>&1 | tail -1
+npm ci --prefix tests/e2e --no-audit --no-fund >&2
+node tests/e2e/chromium.mjs 2>&1 | tee -a "$log"
 step "fuzz targets (short run from the committed seeds)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 bash fuzz/run-all.sh "$FUZZ_SECONDS"

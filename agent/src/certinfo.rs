@@ -2,7 +2,7 @@
 
 use crate::error::{AgentError, Result};
 use der::asn1::ObjectIdentifier as Oid;
-use der::{Any, Decode, Encode, Tag, Tagged};
+use der::{Decode, Encode};
 use tokenconfirm_wire::error::ErrorCode;
 use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
 use x509_cert::name::Name;
@@ -211,79 +211,9 @@ pub fn rsa_modulus(rsa_public_key: &[u8]) -> Option<Vec<u8>> {
     Some(key.modulus.as_bytes().to_vec())
 }
 
-/// The first attribute `oid` in `name`, decoded from any string type.
-pub fn name_attr(name: &Name, oid: Oid) -> Option<String> {
-    name.iter()
-        .find(|atv| atv.oid == oid)
-        .and_then(|atv| any_string(&atv.value))
-}
+pub use tokenconfirm_wire::dn::attribute as name_attr;
 
-/// Decodes the directory string types certificates use.
-pub fn any_string(value: &Any) -> Option<String> {
-    let bytes = value.value();
-    match value.tag() {
-        Tag::Utf8String => String::from_utf8(bytes.to_vec()).ok(),
-        Tag::PrintableString | Tag::NumericString | Tag::Ia5String | Tag::VisibleString => bytes
-            .is_ascii()
-            .then(|| String::from_utf8_lossy(bytes).into_owned()),
-        Tag::BmpString => {
-            let units: Vec<u16> = bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect();
-            String::from_utf16(&units).ok()
-        }
-        Tag::TeletexString => Some(bytes.iter().map(|&b| b as char).collect()),
-        _ => None,
-    }
-}
-
-/// RFC 4514-style rendering (most specific first) with the short names Russian certificates use.
-pub fn display_name(name: &Name) -> String {
-    let short = |o: Oid| -> String {
-        match o.to_string().as_str() {
-            "2.5.4.3" => "CN".into(),
-            "2.5.4.4" => "SN".into(),
-            "2.5.4.42" => "G".into(),
-            "2.5.4.6" => "C".into(),
-            "2.5.4.7" => "L".into(),
-            "2.5.4.8" => "ST".into(),
-            "2.5.4.9" => "STREET".into(),
-            "2.5.4.10" => "O".into(),
-            "2.5.4.11" => "OU".into(),
-            "2.5.4.12" => "T".into(),
-            "1.2.840.113549.1.9.1" => "E".into(),
-            "1.2.643.100.3" => "SNILS".into(),
-            "1.2.643.3.131.1.1" => "INN".into(),
-            "1.2.643.100.1" => "OGRN".into(),
-            "1.2.643.100.5" => "OGRNIP".into(),
-            "1.2.643.100.4" => "INNLE".into(),
-            other => other.into(),
-        }
-    };
-    let mut parts: Vec<String> = name
-        .iter()
-        .map(|atv| {
-            let value =
-                any_string(&atv.value).unwrap_or_else(|| format!("#{}", hex(atv.value.value())));
-            format!("{}={}", short(atv.oid), escape_rfc4514(&value))
-        })
-        .collect();
-    parts.reverse();
-    parts.join(", ")
-}
-
-fn escape_rfc4514(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for (i, c) in value.chars().enumerate() {
-        let edge = i == 0 && (c == ' ' || c == '#') || i + 1 == value.chars().count() && c == ' ';
-        if edge || matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use tokenconfirm_wire::dn::{display_name, string_value as any_string};
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
@@ -311,15 +241,6 @@ mod tests {
         assert_eq!(unhex("00AB10"), Some(vec![0, 0xab, 0x10]));
         assert_eq!(unhex("0"), None);
         assert_eq!(unhex("zz"), None);
-    }
-
-    #[test]
-    fn escapes_rfc4514_specials() {
-        assert_eq!(
-            escape_rfc4514("ООО \"Ромашка\", Москва"),
-            "ООО \\\"Ромашка\\\"\\, Москва"
-        );
-        assert_eq!(escape_rfc4514(" #x "), "\\ #x\\ ");
     }
 
     #[test]

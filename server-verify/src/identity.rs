@@ -4,7 +4,6 @@
 use der::asn1::ObjectIdentifier as Oid;
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
-use x509_cert::name::Name;
 use x509_cert::Certificate;
 
 /// Subject attribute OIDs of Russian qualified certificates (Приказ ФСБ № 795, RFC 9215).
@@ -154,12 +153,7 @@ pub fn snils_valid(snils: &str) -> bool {
     check == expected
 }
 
-/// The first attribute `oid` of `name` as text (any directory string type).
-pub fn name_attr(name: &Name, oid: Oid) -> Option<String> {
-    name.iter()
-        .find(|atv| atv.oid == oid)
-        .and_then(|atv| crate::path::dn::string_value(&atv.value))
-}
+pub use tokenconfirm_wire::dn::attribute as name_attr;
 
 #[cfg(test)]
 mod tests {

@@ -389,10 +389,12 @@ function showError(err, form) {
     if (['unauthenticated', 'csrf-failed', 'already-authenticated'].includes(err.code)) resync();
     return;
   }
-  // Page-library error: {code, message: {ru, en}}
+  // Page-library error (TokenconfirmError): {code, messages: {ru, en}}
   if (err && err.code === 'extension-missing') $('#esig-missing').hidden = false;
-  if (err && err.message && typeof err.message === 'object') setStatus('error', err.message);
+  const texts = err && (typeof err.message === 'object' ? err.message : err.messages);
+  if (texts && typeof texts.ru === 'string') setStatus('error', texts);
   else setStatus('error', 'msgLibError');
+  $('#status').dataset.code = (err && err.code) || '';
 }
 
 // After a lost session, CSRF failure or a session that is (no longer) anonymous:

@@ -140,8 +140,8 @@ fn rfc3339(t: &x509_cert::time::Time) -> String {
 pub fn summary(cert: &Cert) -> CertificateSummary {
     let tbs = cert.cert.tbs_certificate();
     CertificateSummary {
-        subject: tbs.subject().to_string(),
-        issuer: tbs.issuer().to_string(),
+        subject: tokenconfirm_wire::dn::display_name(tbs.subject()),
+        issuer: tokenconfirm_wire::dn::display_name(tbs.issuer()),
         serial: tbs
             .serial_number()
             .as_bytes()

@@ -171,6 +171,30 @@ error_codes! {
     Config = "config", retriable: false,
         en: "The agent's configuration file is invalid.",
         ru: "Файл настроек агента содержит ошибку.";
+    /// Page library: no answer from the extension to `status` within 1 second.
+    ExtensionMissing = "extension-missing", retriable: false,
+        en: "The tokenconfirm browser extension is not installed or is disabled. Install it and reload the page.",
+        ru: "Расширение браузера tokenconfirm не установлено или отключено. Установите его и обновите страницу.";
+    /// Extension: the native host could not be started.
+    AgentMissing = "agent-missing", retriable: false,
+        en: "The tokenconfirm signing agent is not installed. Install it and try again.",
+        ru: "Агент подписи tokenconfirm не установлен. Установите его и повторите.";
+    /// Extension: the agent's protocol or capabilities are older than the extension needs.
+    AgentTooOld = "agent-too-old", retriable: false,
+        en: "The tokenconfirm signing agent is too old. Update tokenconfirm.",
+        ru: "Агент подписи tokenconfirm устарел. Обновите tokenconfirm.";
+    /// Extension: the agent stopped while a request was pending.
+    AgentDisconnected = "agent-disconnected", retriable: true,
+        en: "The signing agent stopped unexpectedly. Try again.",
+        ru: "Агент подписи неожиданно завершил работу. Повторите попытку.";
+    /// Extension or page library: `timeoutMs` elapsed.
+    Timeout = "timeout", retriable: false,
+        en: "The confirmation took too long and was stopped. Start again.",
+        ru: "Подтверждение заняло слишком много времени и было прервано. Начните заново.";
+    /// Extension: one pending confirmation per tab.
+    Busy = "busy", retriable: false,
+        en: "A confirmation is already in progress in this tab.",
+        ru: "В этой вкладке уже выполняется подтверждение.";
     /// The portal could not be reached (CLI `confirm`).
     ServerUnreachable = "server-unreachable", retriable: true,
         en: "The portal could not be reached. Check the address and the network.",
@@ -211,5 +235,46 @@ mod tests {
             assert_eq!(serde_json::to_string(code).unwrap(), format!("\"{s}\""));
             assert!(!code.message_en().is_empty() && !code.message_ru().is_empty());
         }
+    }
+}
+
+/// The JavaScript table of every code (`extension/errors.js`): the extension and the page
+/// library use it so that their messages are exactly these. A test keeps the file in step.
+pub fn javascript_table() -> String {
+    let mut out = String::from(
+        "// Generated from wire/src/error.rs by `UPDATE_ERRORS_JS=1 cargo test -p tokenconfirm-wire`.\n\
+         // Do not edit: a test fails when this file and the Rust table differ.\n\
+         var TC_ERRORS = {\n",
+    );
+    for code in ErrorCode::ALL {
+        out.push_str(&format!(
+            "  {}: {{ retriable: {}, en: {}, ru: {} }},\n",
+            serde_json::to_string(code.as_str()).unwrap_or_default(),
+            code.retriable(),
+            serde_json::to_string(code.message_en()).unwrap_or_default(),
+            serde_json::to_string(code.message_ru()).unwrap_or_default(),
+        ));
+    }
+    out.push_str(
+        "};\nif (typeof globalThis !== \"undefined\") globalThis.TC_ERRORS = TC_ERRORS;\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod javascript_table_tests {
+    /// `extension/errors.js` is exactly the generated table.
+    #[test]
+    fn extension_errors_js_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../extension/errors.js");
+        let want = super::javascript_table();
+        if std::env::var_os("UPDATE_ERRORS_JS").is_some() {
+            std::fs::write(&path, &want).expect("write extension/errors.js");
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "extension/errors.js is stale: run UPDATE_ERRORS_JS=1 cargo test -p tokenconfirm-wire"
+        );
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod b64;
 pub mod challenge;
+pub mod dn;
 pub mod error;
 pub mod jcs;
 pub mod native;

@@ -2,28 +2,10 @@
 //! case-insensitively after trimming and collapsing whitespace, whatever string type encodes
 //! them; other values compare byte for byte.
 
-use der::{Any, Tag, Tagged};
+use der::Any;
 use x509_cert::name::Name;
 
-/// The text of a directory string value, or `None` for non-string types.
-pub fn string_value(value: &Any) -> Option<String> {
-    let bytes = value.value();
-    match value.tag() {
-        Tag::Utf8String => std::str::from_utf8(bytes).ok().map(str::to_owned),
-        Tag::PrintableString | Tag::Ia5String | Tag::VisibleString | Tag::NumericString => bytes
-            .is_ascii()
-            .then(|| String::from_utf8_lossy(bytes).into_owned()),
-        Tag::TeletexString => Some(bytes.iter().map(|&b| b as char).collect()),
-        Tag::BmpString => {
-            let units: Vec<u16> = bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect();
-            String::from_utf16(&units).ok()
-        }
-        _ => None,
-    }
-}
+pub use tokenconfirm_wire::dn::string_value;
 
 /// Case-folded, trimmed, internal whitespace collapsed (the RFC 4518 essentials).
 pub fn fold(text: &str) -> String {

@@ -1,4 +1,5 @@
-//! The demo portal: three static files embedded in the binary, served with a strict
+//! The demo portal: its static files and the extension's page library
+//! (`extension/page/tokenconfirm.js`), embedded in the binary and served with a strict
 //! Content-Security-Policy.
 
 use super::AppState;
@@ -20,7 +21,7 @@ fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     )
 }
 
-/// `/`, `/portal.js`, `/portal.css`.
+/// `/`, `/portal.js`, `/portal.css`, `/page/tokenconfirm.js`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -38,6 +39,15 @@ pub fn routes() -> Router<AppState> {
                 file(
                     "text/javascript; charset=utf-8",
                     include_str!("../../portal/portal.js"),
+                )
+            }),
+        )
+        .route(
+            "/page/tokenconfirm.js",
+            get(|| async {
+                file(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../../extension/page/tokenconfirm.js"),
                 )
             }),
         )
