@@ -180,7 +180,7 @@ async function confirm(request, origin, tabId, respond) {
   const sid = newSid();
   const session = {
     sid, tabId, origin, lang, respond, challenge: request.challenge,
-    windowId: null, windowPort: null, agentCalls: new Set(), done: false, timer: null,
+    windowId: null, windowPort: null, agentCalls: new Set(), done: false, timer: null, prefetch: null,
   };
   sessions.set(sid, session);
   byTab.set(tabId, sid);
@@ -188,6 +188,9 @@ async function confirm(request, origin, tabId, respond) {
   const hi = await hello();
   if (!hi.ok) return finish(session, { error: hi.error });
   if (session.done) return undefined;
+  // Scan the tokens while the window opens: its first `list` gets this answer.
+  session.prefetch = callAgent("list-certificates", {});
+  session.agentCalls.add(session.prefetch.id);
   try {
     const win = await chrome.windows.create({
       url: chrome.runtime.getURL("confirm.html?session=" + sid),
@@ -236,7 +239,8 @@ function attachWindow(port) {
     if (session.done || !msg || typeof msg.type !== "string") return;
     if (msg.type === "cancel") return finish(session, { error: failure("cancelled") });
     if (msg.type === "list") {
-      const call = callAgent("list-certificates", {});
+      const call = session.prefetch || callAgent("list-certificates", {});
+      session.prefetch = null;
       session.agentCalls.add(call.id);
       const reply = await call.reply;
       session.agentCalls.delete(call.id);

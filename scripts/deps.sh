@@ -27,6 +27,7 @@ install_deps() {
   # Browser end-to-end tests: Debian's Chromium driven by playwright-core (npm).
   [ -x /usr/bin/chromium ] || need+=(chromium)
   dpkg -s chromium-l10n >/dev/null 2>&1 || need+=(chromium-l10n)   # the extension window in Russian
+  command -v firefox-esr >/dev/null || need+=(firefox-esr)
   command -v node >/dev/null || need+=(nodejs)
   command -v npm >/dev/null || need+=(npm)
   if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi

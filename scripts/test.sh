@@ -24,6 +24,11 @@ step "browser end-to-end: the extension in Debian's Chromium with the real agent
 cargo build --workspace --locked --bins 2>&1 | tail -1
 npm ci --prefix tests/e2e --no-audit --no-fund >&2
 node tests/e2e/chromium.mjs 2>&1 | tee -a "$log"
+node tests/e2e/firefox.mjs 2>&1 | tee -a "$log"
+step "Debian package: built with cargo-deb, unpacked into a scratch root, contents checked"
+deb_out=$(mktemp -d)
+bash installers/build-deb.sh "$deb_out" >&2
+rm -rf "$deb_out"
 step "fuzz targets (short run from the committed seeds)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 bash fuzz/run-all.sh "$FUZZ_SECONDS"

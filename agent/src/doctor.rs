@@ -2,6 +2,7 @@
 
 use crate::backend::TokenBackend;
 use crate::discovery;
+use crate::install::{self, Browser, Expect, Family, Locations, ManifestStatus, Scope};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,9 @@ pub struct Finding {
     /// What to do about it, when not ok.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub todo: Option<String>,
+    /// Machine-readable detail (browser manifest findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 fn finding(ok: bool, what: String, todo: Option<&str>) -> Finding {
@@ -22,6 +26,7 @@ fn finding(ok: bool, what: String, todo: Option<&str>) -> Finding {
         ok,
         what,
         todo: if ok { None } else { todo.map(str::to_owned) },
+        details: None,
     }
 }
 
@@ -34,8 +39,13 @@ pub fn in_path(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Runs every check.
-pub fn run(backend: &TokenBackend, config_path: Option<&Path>) -> Vec<Finding> {
+/// Runs every check. `manifest_root` is the root prefix the browser manifests were installed
+/// under (`install --root`), normally `None`.
+pub fn run(
+    backend: &TokenBackend,
+    config_path: Option<&Path>,
+    manifest_root: Option<&Path>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     out.push(finding(
         true,
@@ -125,6 +135,102 @@ pub fn run(backend: &TokenBackend, config_path: Option<&Path>) -> Vec<Finding> {
         },
         Some("install pinentry-gnome3, pinentry-qt or pinentry-curses — or let the browser extension ask for the PIN"),
     ));
+    match Locations::current(manifest_root.map(Path::to_path_buf)) {
+        Ok(locations) => {
+            let expect = Expect {
+                agent_path: std::env::current_exe()
+                    .ok()
+                    .map(|p| p.canonicalize().unwrap_or(p)),
+                extension_ids: install::ExtensionIds::default(),
+            };
+            out.extend(browser_findings(&locations, &expect));
+        }
+        Err(e) => out.push(finding(
+            false,
+            format!("browser manifests: {}", e.detail),
+            Some("set HOME"),
+        )),
+    }
+    out
+}
+
+/// One finding per browser that has a profile directory for this user or a manifest: the
+/// user and system manifests' states, judged by the one the browser actually uses (Chromium
+/// family: the user manifest whenever the file exists, else the system one; Firefox: the
+/// first usable one of user, system).
+pub fn browser_findings(locations: &Locations, expect: &Expect) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for browser in Browser::ALL {
+        let user = install::check(browser, Scope::User, locations, expect);
+        let system = install::check(browser, Scope::System, locations, expect);
+        let present = |s: &ManifestStatus| *s != ManifestStatus::Missing;
+        if !locations.profile_dir(browser).is_dir()
+            && !present(&user.status)
+            && !present(&system.status)
+        {
+            continue;
+        }
+        let usable = |s: &ManifestStatus| match browser.family() {
+            Family::Chromium => present(s),
+            // Firefox skips manifests it cannot use and tries the next location.
+            Family::Firefox => !matches!(
+                s,
+                ManifestStatus::Missing
+                    | ManifestStatus::Unparsable { .. }
+                    | ManifestStatus::ExtensionNotAllowed { .. }
+            ),
+        };
+        let used = [&user, &system].into_iter().find(|c| usable(&c.status));
+        let ok = used.is_some_and(|c| c.status == ManifestStatus::Valid);
+        let what = format!(
+            "browser {}: user manifest {}: {}; system manifest {}: {}",
+            browser.display_name(),
+            user.location,
+            user.status,
+            system.location,
+            system.status
+        );
+        let name = browser.name();
+        let todo = match used {
+            None => format!(
+                "run `tokenconfirm-agent install --browser {name}` (or `sudo tokenconfirm-agent install --system --browser {name}` for every user)"
+            ),
+            Some(c) if c.scope == Scope::User => format!(
+                "run `tokenconfirm-agent install --browser {name}` to rewrite the user manifest (or `tokenconfirm-agent uninstall --browser {name}` to fall back to the system one)"
+            ),
+            Some(_) => format!(
+                "run `sudo tokenconfirm-agent install --system --browser {name}`, or `tokenconfirm-agent install --browser {name}` for this user only"
+            ),
+        };
+        let state = |c: &install::Check| {
+            serde_json::json!({
+                "location": c.location,
+                "status": c.status.code(),
+                "detail": c.status.to_string(),
+            })
+        };
+        out.push(Finding {
+            ok,
+            what,
+            todo: (!ok).then_some(todo),
+            details: Some(serde_json::json!({
+                "browser": name,
+                "used": used.map(|c| c.scope),
+                "user": state(&user),
+                "system": state(&system),
+            })),
+        });
+    }
+    if out.is_empty() {
+        out.push(finding(
+            true,
+            format!(
+                "browser manifests: no profile of a supported browser ({}) for this user",
+                Browser::ALL.map(Browser::name).join(", ")
+            ),
+            None,
+        ));
+    }
     out
 }
 

@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod doctor;
 pub mod envelope;
 pub mod error;
+pub mod install;
 pub mod native;
 pub mod pin;
 pub mod portal;

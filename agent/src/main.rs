@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokenconfirm_agent::backend::TokenBackend;
 use tokenconfirm_agent::config::{self, Config, PinPromptKind};
 use tokenconfirm_agent::error::AgentError;
+use tokenconfirm_agent::install::{self, Browser, ExtensionIds, Locations, Scope};
 use tokenconfirm_agent::native::{self, host};
 use tokenconfirm_agent::pin::{EnvPin, NoPin, PinSource, PinentryPin, TerminalPin};
 use tokenconfirm_agent::sign::SignRequest;
@@ -100,7 +101,56 @@ enum Cmd {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Look for the browser manifests under this directory (as written by `install --root`).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
     },
+    /// Register the agent with browsers: write the native-messaging host manifests
+    /// (`ru.tokenconfirm.agent.json`; on Windows, registry keys naming them).
+    Install(InstallArgs),
+    /// Remove the host manifests written by `install` (other files are left alone).
+    Uninstall(UninstallArgs),
+}
+
+/// Where manifests go: for this user (default) or every user, which browsers, under which root.
+#[derive(clap::Args)]
+struct Target {
+    /// For the current user only (default; no privileges needed).
+    #[arg(long, conflicts_with = "system")]
+    user: bool,
+    /// System-wide, for every user (needs root; on Windows an administrator).
+    #[arg(long)]
+    system: bool,
+    /// Only this browser (repeatable): chrome, chromium, edge, brave, vivaldi, yandex, firefox.
+    /// Default: all of them.
+    #[arg(long = "browser", value_name = "NAME", value_parser = parse_browser)]
+    browsers: Vec<Browser>,
+    /// Place every manifest location under this directory (packaging, tests).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct InstallArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Allow this extension (repeatable): a Chromium id (32 letters a-p) or a Firefox add-on
+    /// id; replaces the built-in id of that browser family.
+    #[arg(long = "extension-id", value_name = "ID")]
+    extension_ids: Vec<String>,
+    /// The agent the browsers start (absolute). Default: this program.
+    #[arg(long, value_name = "PATH")]
+    agent_path: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct UninstallArgs {
+    #[command(flatten)]
+    target: Target,
+}
+
+fn parse_browser(s: &str) -> Result<Browser, String> {
+    Browser::parse(s).map_err(|e| e.detail)
 }
 
 fn parse_lang(s: &str) -> Result<Lang, String> {
@@ -151,6 +201,12 @@ fn main() -> ExitCode {
         return run_host();
     }
     let cli = Cli::parse();
+    // Registering with browsers needs no configuration (and works with a broken one).
+    let command = match cli.command {
+        Cmd::Install(args) => return install_command(&args),
+        Cmd::Uninstall(args) => return uninstall_command(&args),
+        command => command,
+    };
     let (config, config_path) = match config::load(cli.config.as_deref()) {
         Ok(loaded) => loaded,
         Err(e) => return fail(&e),
@@ -160,7 +216,7 @@ fn main() -> ExitCode {
         config,
         command_line_modules: cli.modules,
     };
-    let result = match cli.command {
+    let result = match command {
         Cmd::List { json } => list(&backend, json),
         Cmd::Sign {
             challenge,
@@ -200,8 +256,8 @@ fn main() -> ExitCode {
                 lang,
             },
         ),
-        Cmd::Doctor { json } => {
-            let findings = doctor::run(&backend, config_path.as_deref());
+        Cmd::Doctor { json, root } => {
+            let findings = doctor::run(&backend, config_path.as_deref(), root.as_deref());
             if json {
                 println!(
                     "{}",
@@ -216,8 +272,89 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             })
         }
+        // Dispatched above, before the configuration is loaded.
+        Cmd::Install(_) | Cmd::Uninstall(_) => Ok(ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| fail(&e))
+}
+
+fn selection(target: &Target) -> Result<install::Selection, AgentError> {
+    Ok(install::Selection {
+        locations: Locations::current(target.root.clone())?,
+        scope: if target.system {
+            Scope::System
+        } else {
+            Scope::User
+        },
+        browsers: target.browsers.clone(),
+    })
+}
+
+fn install_plan(args: &InstallArgs) -> Result<install::Plan, AgentError> {
+    let agent_path = match &args.agent_path {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()
+            .and_then(|p| p.canonicalize())
+            .map_err(|e| {
+                AgentError::new(
+                    ErrorCode::Io,
+                    format!("cannot find this program's path ({e}): use --agent-path"),
+                )
+            })?,
+    };
+    install::check_agent_path(&agent_path)?;
+    Ok(install::Plan {
+        selection: selection(&args.target)?,
+        agent_path,
+        extension_ids: ExtensionIds::from_args(&args.extension_ids)?,
+    })
+}
+
+/// `install`: one line per manifest on stdout; exit 2 if anything failed.
+fn install_command(args: &InstallArgs) -> ExitCode {
+    let plan = match install_plan(args) {
+        Ok(plan) => plan,
+        Err(e) => return fail_plain(&e),
+    };
+    if plan.selection.locations.root.is_none() && !plan.agent_path.is_file() {
+        eprintln!(
+            "warning: {} does not exist (yet); the browsers will fail to start it until it does",
+            plan.agent_path.display()
+        );
+    }
+    match install::install(&plan) {
+        Ok(report) => print_report(&report),
+        Err(e) => fail_plain(&e),
+    }
+}
+
+/// `uninstall`: one line per manifest on stdout; exit 2 if anything failed.
+fn uninstall_command(args: &UninstallArgs) -> ExitCode {
+    match selection(&args.target).and_then(|s| install::uninstall(&s)) {
+        Ok(report) => print_report(&report),
+        Err(e) => fail_plain(&e),
+    }
+}
+
+/// Reports an install/uninstall failure: the detail says it all (the error code's generic
+/// text is about other things, e.g. the configuration file).
+fn fail_plain(e: &AgentError) -> ExitCode {
+    eprintln!("tokenconfirm-agent: {}", e.detail);
+    ExitCode::from(e.exit_code())
+}
+
+fn print_report(report: &install::Report) -> ExitCode {
+    for action in &report.actions {
+        println!("{action}");
+    }
+    for e in &report.errors {
+        fail_plain(e);
+    }
+    if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
 }
 
 fn fail(e: &AgentError) -> ExitCode {
