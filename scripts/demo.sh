@@ -74,7 +74,11 @@ cat <<TEXT
 
 tokenconfirm demo is running at $url  (database $demo/tokenconfirm.db, log $demo/server.log)
   * Open $url in a browser: register, fill the profile as Иванов Иван Иванович, SNILS 112-233-445 95.
-    "Подтвердить электронной подписью" needs the browser extension (issue #5); until then the page says so.
+    "Подтвердить электронной подписью" needs the browser extension and the agent's host manifest:
+      SOFTHSM2_CONF=$SOFTHSM2_CONF $bin/tokenconfirm-agent install --browser chromium
+      chromium --load-extension=$PWD/extension   (the agent then needs SOFTHSM2_CONF in the browser's environment;
+      configure the module in ~/.config/tokenconfirm/agent.toml: modules = ["$TOKENCONFIRM_TEST_MODULE"])
+    Without them the page says the extension is missing.
   * Confirm that account from the command line (SoftHSM demo token, PIN $TOKENCONFIRM_TEST_PIN):
       SOFTHSM2_CONF=$SOFTHSM2_CONF \\
       $bin/tokenconfirm-agent --module $TOKENCONFIRM_TEST_MODULE confirm --server $url --login YOUR_LOGIN
