@@ -202,6 +202,19 @@ try {
     await page.waitForSelector("#level[data-level=confirmed]", { timeout: 20000 });
   });
 
+  await test("chromium: the agent is killed while the window is open → the next request starts a new one", async () => {
+    await standardAccount(page);
+    const win = await openWindow(context, page);
+    await win.waitForSelector(`#certs input[name=cert][value="${fixture.ecId}"]`, { timeout: 15000 });
+    const pid = Number(fs.readFileSync(path.join(work, "agent.pid"), "utf8").trim());
+    process.kill(pid, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 300));
+    await chooseAndSign(win, fixture.pin);
+    await page.waitForSelector("#level[data-level=confirmed]", { timeout: 20000 });
+    const newPid = Number(fs.readFileSync(path.join(work, "agent.pid"), "utf8").trim());
+    assert(newPid !== pid, "a new agent process was started");
+  });
+
   await test("chromium: Cancel leaves the account standard", async () => {
     await standardAccount(page);
     const win = await openWindow(context, page);
@@ -209,6 +222,28 @@ try {
     await win.click("#cancel", { noWaitAfter: true }).catch(() => {});
     await page.waitForSelector("#status[data-code=cancelled]", { timeout: 10000 });
     assert((await page.getAttribute("#level", "data-level")) === "standard", "still standard");
+  });
+
+  await test("chromium: one confirmation per tab (busy), and the deadline closes the window (timeout)", async () => {
+    await standardAccount(page);
+    const popup = context.waitForEvent("page", { predicate: (p) => p.url().includes("/confirm.html"), timeout: 15000 });
+    const results = page.evaluate(async () => {
+      const lib = await import("/page/tokenconfirm.js");
+      const csrf = (await (await fetch("/api/v1/session")).json()).csrfToken;
+      const issue = async () => (await fetch("/api/v1/challenges", {
+        method: "POST", headers: { "content-type": "application/json", "x-csrf-token": csrf },
+        body: JSON.stringify({ purpose: "account-confirmation" }),
+      })).json();
+      const first = lib.confirm(await issue(), { timeoutMs: 3000 }).then(() => "signed", (e) => e.code);
+      await new Promise((r) => setTimeout(r, 500));
+      const second = await lib.confirm(await issue(), { timeoutMs: 3000 }).then(() => "signed", (e) => e.code);
+      return { first: await first, second };
+    });
+    const win = await popup;
+    const r = await results;
+    assert(r.second === "busy", `second confirmation in the tab: ${r.second}`);
+    assert(r.first === "timeout", `first confirmation after its deadline: ${r.first}`);
+    assert(win.isClosed(), "the window closed at the deadline");
   });
 
   await test("chromium: a page on another origin relaying a genuine challenge gets nothing", async () => {

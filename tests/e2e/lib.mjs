@@ -86,7 +86,8 @@ export function agentWrapper(dir, fixture, { tokensConf } = {}) {
   const wrapper = path.join(dir, "tokenconfirm-agent-host");
   fs.writeFileSync(
     wrapper,
-    `#!/bin/sh\nexport SOFTHSM2_CONF='${tokensConf || fixture.env.SOFTHSM2_CONF}'\nexport TOKENCONFIRM_CONFIG='${config}'\nexec '${path.join(BIN, "tokenconfirm-agent")}' "$@"\n`,
+    // The host's PID (kept by exec) goes to agent.pid so that a test can stop exactly it.
+    `#!/bin/sh\necho $$ > '${path.join(dir, "agent.pid")}'\nexport SOFTHSM2_CONF='${tokensConf || fixture.env.SOFTHSM2_CONF}'\nexport TOKENCONFIRM_CONFIG='${config}'\nexec '${path.join(BIN, "tokenconfirm-agent")}' "$@"\n`,
   );
   fs.chmodSync(wrapper, 0o755);
   return wrapper;
