@@ -245,6 +245,15 @@ fn signature_algorithm(
             ])?,
             parameters: None,
         },
+        // CryptoPro and OpenSSL write the key OID with a Streebog digest algorithm.
+        crate::gost::KEY_256 if digest.oid == digest::STREEBOG256 => AlgorithmIdentifierOwned {
+            oid: Oid::new_unwrap("1.2.643.7.1.1.3.2"),
+            parameters: None,
+        },
+        crate::gost::KEY_512 if digest.oid == digest::STREEBOG512 => AlgorithmIdentifierOwned {
+            oid: Oid::new_unwrap("1.2.643.7.1.1.3.3"),
+            parameters: None,
+        },
         _ => sig.clone(),
     })
 }

@@ -1,5 +1,4 @@
-//! Message digests by OID (aws-lc-rs). GOST R 34.11-2012 (Streebog) is recognized and refused
-//! with `unsupported-algorithm` until the GOST issue implements it.
+//! Message digests by OID: SHA-2 (aws-lc-rs) and GOST R 34.11-2012 Streebog-256/512.
 
 use crate::error::{Code, Result, VerifyError};
 use aws_lc_rs::digest;
@@ -25,12 +24,8 @@ pub fn digest_by_oid(oid: &Oid, data: &[u8], allow_sha1: bool) -> Result<Vec<u8>
         SHA384 => &digest::SHA384,
         SHA512 => &digest::SHA512,
         SHA1 if allow_sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
-        STREEBOG256 | STREEBOG512 => {
-            return Err(VerifyError::new(
-                Code::UnsupportedAlgorithm,
-                "GOST R 34.11-2012 (Streebog) is not implemented yet",
-            ))
-        }
+        STREEBOG256 => return Ok(crate::gost::streebog(crate::gost::Size::Bits256, data)),
+        STREEBOG512 => return Ok(crate::gost::streebog(crate::gost::Size::Bits512, data)),
         _ => {
             return Err(VerifyError::new(
                 Code::UnsupportedDigest,

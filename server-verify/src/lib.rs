@@ -11,6 +11,7 @@ pub mod cms;
 pub mod cms_parts;
 pub mod digest;
 pub mod error;
+pub mod gost;
 pub mod identity;
 pub mod input;
 pub mod path;

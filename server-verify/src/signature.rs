@@ -13,7 +13,8 @@
 //! * RSASSA-PSS (RFC 4055 parameters) with SHA-256/384/512 as message hash and MGF1 hash,
 //!   any salt length that fits the key.
 //!
-//! SHA-1 (also as the PSS/MGF1 default), SHA-224, MD5, DSA, EdDSA and GOST are rejected.
+//! GOST R 34.10-2012 (256/512, Streebog) is verified by `crate::gost`. SHA-1 (also as the
+//! PSS/MGF1 default), SHA-224, MD5, DSA, EdDSA and GOST R 34.10-2001 are rejected.
 //!
 //! The arithmetic is done by `aws-lc-rs`; the only exceptions are RSA-PSS parameter sets that
 //! aws-lc-rs cannot express (salt length ≠ hash length, MGF1 hash ≠ message hash) and RSA
@@ -33,8 +34,9 @@ use spki::{AlgorithmIdentifierOwned, AlgorithmIdentifierRef, SubjectPublicKeyInf
 /// Largest RSA modulus accepted, in bits (a denial-of-service bound, not a policy choice).
 const MAX_RSA_BITS: usize = 16384;
 
-/// The message used for every GOST signature algorithm until GOST verification lands.
-const GOST_NOT_IMPLEMENTED: &str = "GOST R 34.10-2012 verification is not implemented yet";
+/// Why GOST R 34.10-2001 signatures are refused.
+const GOST_2001_WITHDRAWN: &str =
+    "GOST R 34.10-2001 (with GOST R 34.11-94) is withdrawn since 2019 and not supported";
 
 /// Object identifiers this module recognises.
 mod oid {
@@ -87,7 +89,7 @@ mod oid {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     /// The signature algorithm, hash, curve or mask generation function is unknown or not
-    /// allowed (SHA-1, SHA-224, MD5, DSA, EdDSA, GOST for now). Code `unsupported-algorithm`.
+    /// allowed (SHA-1, SHA-224, MD5, DSA, EdDSA, GOST R 34.10-2001). Code `unsupported-algorithm`.
     #[error("unsupported algorithm: {0}")]
     UnsupportedAlgorithm(String),
     /// The key's algorithm cannot make signatures of this algorithm (e.g. an ECDSA signature
@@ -231,6 +233,7 @@ pub fn verify(
     signature: &[u8],
 ) -> Result<(), SignatureError> {
     match classify_signature_algorithm(algorithm)? {
+        SigAlg::Gost(size) => gost_verify(spki, size, message, signature),
         SigAlg::Ecdsa(hash) => {
             let key = ec_key(spki)?;
             check_ecdsa_der(signature)?;
@@ -254,6 +257,34 @@ pub fn verify(
             rsa_pss_verify(&key, &params, message, signature)
         }
     }
+}
+
+/// GOST R 34.10-2012 over Streebog of `message` (`crate::gost`).
+fn gost_verify(
+    spki: &SubjectPublicKeyInfoOwned,
+    size: crate::gost::Size,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
+    use crate::gost::{self, GostError, KeyError};
+    let (set, key) = gost::public_key(spki, size).map_err(|e| match e {
+        KeyError::Mismatch(m) => SignatureError::KeyAlgorithmMismatch(m),
+        KeyError::Parameters(m) => SignatureError::MalformedParameters(m),
+        KeyError::Malformed(m) => SignatureError::MalformedKey(m),
+    })?;
+    let digest = gost::streebog(size, message);
+    gost::verify_digest(set, &key, &digest, signature).map_err(|e| match e {
+        GostError::Length => SignatureError::MalformedSignature(format!(
+            "a GOST R 34.10-2012 signature on {} is {} bytes (s‖r), got {}",
+            set.name,
+            2 * set.size,
+            signature.len()
+        )),
+        GostError::KeyNotOnCurve => {
+            SignatureError::MalformedKey(format!("GOST public key is not a point of {}", set.name))
+        }
+        GostError::Range | GostError::Mismatch => SignatureError::Invalid,
+    })
 }
 
 /// Verifies an ECDSA `signature` in IEEE P1363 form (`r‖s`, each exactly the curve's field
@@ -291,6 +322,7 @@ pub fn verify_ecdsa_p1363(
 /// A classified, allowed signature algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SigAlg {
+    Gost(crate::gost::Size),
     Ecdsa(HashAlg),
     RsaPkcs1(HashAlg),
     RsaPss(PssParams),
@@ -341,6 +373,20 @@ fn oid_name(oid: &ObjectIdentifier) -> String {
 
 fn classify_signature_algorithm(alg: &AlgorithmIdentifierOwned) -> Result<SigAlg, SignatureError> {
     let params = alg.parameters.as_ref().map(der::asn1::Any::to_ref);
+    let gost = match alg.oid {
+        oid::GOST_2012_256_SIG => Some(crate::gost::Size::Bits256),
+        oid::GOST_2012_512_SIG => Some(crate::gost::Size::Bits512),
+        _ => None,
+    };
+    if let Some(size) = gost {
+        if params.is_some_and(|p| !p.is_null()) {
+            return Err(SignatureError::MalformedParameters(format!(
+                "{}: GOST R 34.10-2012 signature algorithm parameters must be absent or NULL",
+                oid_name(&alg.oid)
+            )));
+        }
+        return Ok(SigAlg::Gost(size));
+    }
     let ecdsa = match alg.oid {
         oid::ECDSA_WITH_SHA256 => Some(HashAlg::Sha256),
         oid::ECDSA_WITH_SHA384 => Some(HashAlg::Sha384),
@@ -386,9 +432,7 @@ fn classify_signature_algorithm(alg: &AlgorithmIdentifierOwned) -> Result<SigAlg
 fn unsupported_signature_algorithm(oid: &ObjectIdentifier) -> SignatureError {
     let name = oid_name(oid);
     let msg = match *oid {
-        oid::GOST_2012_256_SIG | oid::GOST_2012_512_SIG | oid::GOST_2001_SIG => {
-            GOST_NOT_IMPLEMENTED.to_string()
-        }
+        oid::GOST_2001_SIG => GOST_2001_WITHDRAWN.to_string(),
         oid::ECDSA_WITH_SHA1 | oid::SHA1_WITH_RSA | oid::DSA_WITH_SHA1 => {
             format!("{name}: SHA-1 signatures are rejected as weak")
         }
@@ -1850,17 +1894,24 @@ mod tests {
         let sig = pair.sign(&rng, MSG).expect("sign");
         let key = ec_spki(oid::SECP256R1, pair.public_key().as_ref());
         let policy = SignaturePolicy::default();
-        for gost in [
-            oid::GOST_2012_256_SIG,
-            oid::GOST_2012_512_SIG,
-            oid::GOST_2001_SIG,
-        ] {
-            assert_eq!(
+        assert_eq!(
+            verify(
+                &policy,
+                &key,
+                &alg(oid::GOST_2001_SIG, None),
+                MSG,
+                sig.as_ref()
+            ),
+            Err(SignatureError::UnsupportedAlgorithm(
+                GOST_2001_WITHDRAWN.to_string()
+            ))
+        );
+        // GOST R 34.10-2012 is verified: an EC key cannot make such a signature.
+        for gost in [oid::GOST_2012_256_SIG, oid::GOST_2012_512_SIG] {
+            assert!(matches!(
                 verify(&policy, &key, &alg(gost, None), MSG, sig.as_ref()),
-                Err(SignatureError::UnsupportedAlgorithm(
-                    GOST_NOT_IMPLEMENTED.to_string()
-                ))
-            );
+                Err(SignatureError::KeyAlgorithmMismatch(_))
+            ));
         }
         for other in [
             oid::ECDSA_WITH_SHA1,
