@@ -1,11 +1,12 @@
 //! GOST R 34.10-2012 signature verification on one parameter set, generic over the size
-//! (`L` 64-bit limbs: 4 for GOST 256, 8 for GOST 512). Field and scalar arithmetic in
-//! Montgomery form (`crypto-bigint`), points in Jacobian coordinates, z1·P + z2·Q by
+//! (`L` 64-bit limbs: 4 for GOST 256, 8 for GOST 512). Field arithmetic in Montgomery form on
+//! plain limbs (`field.rs`), scalars mod q with `crypto-bigint`, points in Jacobian coordinates, z1·P + z2·Q by
 //! interleaved double-and-add (Shamir's trick). Verification handles only public data, so
 //! variable-time code is fine here.
 
+use super::field::{Fe, Field};
 use super::params::ParamSet;
-use crypto_bigint::modular::{FixedMontyForm as Fe, FixedMontyParams};
+use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{NonZero, Odd, Uint};
 
 /// Why a signature does not verify (or cannot be checked).
@@ -24,7 +25,8 @@ pub enum GostError {
 /// A parameter set ready for arithmetic.
 pub struct Curve<const L: usize> {
     size: usize,
-    field: FixedMontyParams<L>,
+    f: Field<L>,
+    p: Uint<L>,
     scalar: FixedMontyParams<L>,
     q: Uint<L>,
     a: Fe<L>,
@@ -50,16 +52,17 @@ impl<const L: usize> Curve<L> {
         if set.size * 8 != Uint::<L>::BITS as usize {
             return None;
         }
-        let field = FixedMontyParams::new_vartime(odd::<L>(set.p)?);
+        let f = Field::new(FixedMontyParams::new_vartime(odd::<L>(set.p)?));
         let scalar = FixedMontyParams::new_vartime(odd::<L>(set.q)?);
-        let fe = |hex: &str| Fe::new(&Uint::<L>::from_be_hex(hex), &field);
+        let fe = |hex: &str| f.from_uint(&Uint::<L>::from_be_hex(hex));
         Some(Curve {
             size: set.size,
+            p: Uint::<L>::from_be_hex(set.p),
             q: Uint::<L>::from_be_hex(set.q),
             a: fe(set.a),
             b: fe(set.b),
             g: (fe(set.x), fe(set.y)),
-            field,
+            f,
             scalar,
         })
     }
@@ -88,7 +91,7 @@ impl<const L: usize> Curve<L> {
         if bool::from(e.is_zero()) {
             e = Uint::ONE;
         }
-        let sc = |v: &Uint<L>| Fe::new(v, &self.scalar);
+        let sc = |v: &Uint<L>| FixedMontyForm::new(v, &self.scalar);
         let v = sc(&e)
             .invert_vartime()
             .into_option()
@@ -97,7 +100,7 @@ impl<const L: usize> Curve<L> {
         let z2 = (-(sc(&r) * v)).retrieve();
         let c = self.double_mul(&z1, &z2, &q);
         let (x, _) = self.to_affine(&c).ok_or(GostError::Mismatch)?;
-        let big_r = x.retrieve().rem_vartime(&order);
+        let big_r = self.f.to_uint(&x).rem_vartime(&order);
         if big_r == r {
             Ok(())
         } else {
@@ -109,14 +112,17 @@ impl<const L: usize> Curve<L> {
         let n = self.size;
         let x = Uint::<L>::from_le_slice(&bytes[..n]);
         let y = Uint::<L>::from_le_slice(&bytes[n..]);
-        let p = self.field.modulus().as_ref();
-        if &x >= p || &y >= p {
+        if x >= self.p || y >= self.p {
             return Err(GostError::KeyNotOnCurve);
         }
-        let (x, y) = (Fe::new(&x, &self.field), Fe::new(&y, &self.field));
+        let f = &self.f;
+        let (x, y) = (f.from_uint(&x), f.from_uint(&y));
         // y² = x³ + ax + b
-        let rhs = x.square() * x + self.a * x + self.b;
-        if y.square() != rhs {
+        let rhs = f.add(
+            &f.add(&f.mul(&f.square(&x), &x), &f.mul(&self.a, &x)),
+            &self.b,
+        );
+        if f.square(&y) != rhs {
             return Err(GostError::KeyNotOnCurve);
         }
         Ok((x, y))
@@ -124,30 +130,32 @@ impl<const L: usize> Curve<L> {
 
     fn infinity(&self) -> Point<L> {
         Point {
-            x: Fe::one(&self.field),
-            y: Fe::one(&self.field),
-            z: Fe::zero(&self.field),
+            x: self.f.one(),
+            y: self.f.one(),
+            z: self.f.zero(),
         }
     }
 
-    fn is_infinity(p: &Point<L>) -> bool {
-        bool::from(p.z.retrieve().is_zero())
+    fn is_infinity(&self, p: &Point<L>) -> bool {
+        self.f.is_zero(&p.z)
     }
 
     /// 2P ("dbl-2007-bl", any a).
     fn double(&self, p: &Point<L>) -> Point<L> {
-        if Self::is_infinity(p) || bool::from(p.y.retrieve().is_zero()) {
+        let f = &self.f;
+        if self.is_infinity(p) || f.is_zero(&p.y) {
             return self.infinity();
         }
-        let xx = p.x.square();
-        let yy = p.y.square();
-        let yyyy = yy.square();
-        let zz = p.z.square();
-        let s = ((p.x + yy).square() - xx - yyyy).double();
-        let m = xx.double() + xx + self.a * zz.square();
-        let x3 = m.square() - s.double();
-        let y3 = m * (s - x3) - yyyy.double().double().double();
-        let z3 = (p.y + p.z).square() - yy - zz;
+        let xx = f.square(&p.x);
+        let yy = f.square(&p.y);
+        let yyyy = f.square(&yy);
+        let zz = f.square(&p.z);
+        let s = f.double(&f.sub(&f.sub(&f.square(&f.add(&p.x, &yy)), &xx), &yyyy));
+        let m = f.add(&f.add(&f.double(&xx), &xx), &f.mul(&self.a, &f.square(&zz)));
+        let x3 = f.sub(&f.square(&m), &f.double(&s));
+        let y8 = f.double(&f.double(&f.double(&yyyy)));
+        let y3 = f.sub(&f.mul(&m, &f.sub(&s, &x3)), &y8);
+        let z3 = f.sub(&f.sub(&f.square(&f.add(&p.y, &p.z)), &yy), &zz);
         Point {
             x: x3,
             y: y3,
@@ -157,32 +165,33 @@ impl<const L: usize> Curve<L> {
 
     /// P + (x, y) for an affine (x, y) ("madd-2007-bl").
     fn add_affine(&self, p: &Point<L>, (x2, y2): &(Fe<L>, Fe<L>)) -> Point<L> {
-        if Self::is_infinity(p) {
+        let f = &self.f;
+        if self.is_infinity(p) {
             return Point {
                 x: *x2,
                 y: *y2,
-                z: Fe::one(&self.field),
+                z: f.one(),
             };
         }
-        let z1z1 = p.z.square();
-        let u2 = *x2 * z1z1;
-        let s2 = *y2 * p.z * z1z1;
-        let h = u2 - p.x;
-        let r = (s2 - p.y).double();
-        if bool::from(h.retrieve().is_zero()) {
-            return if bool::from(r.retrieve().is_zero()) {
+        let z1z1 = f.square(&p.z);
+        let u2 = f.mul(x2, &z1z1);
+        let s2 = f.mul(&f.mul(y2, &p.z), &z1z1);
+        let h = f.sub(&u2, &p.x);
+        let r = f.double(&f.sub(&s2, &p.y));
+        if f.is_zero(&h) {
+            return if f.is_zero(&r) {
                 self.double(p)
             } else {
                 self.infinity()
             };
         }
-        let hh = h.square();
-        let i = hh.double().double();
-        let j = h * i;
-        let v = p.x * i;
-        let x3 = r.square() - j - v.double();
-        let y3 = r * (v - x3) - (p.y * j).double();
-        let z3 = (p.z + h).square() - z1z1 - hh;
+        let hh = f.square(&h);
+        let i = f.double(&f.double(&hh));
+        let j = f.mul(&h, &i);
+        let v = f.mul(&p.x, &i);
+        let x3 = f.sub(&f.sub(&f.square(&r), &j), &f.double(&v));
+        let y3 = f.sub(&f.mul(&r, &f.sub(&v, &x3)), &f.double(&f.mul(&p.y, &j)));
+        let z3 = f.sub(&f.sub(&f.square(&f.add(&p.z, &h)), &z1z1), &hh);
         Point {
             x: x3,
             y: y3,
@@ -191,12 +200,13 @@ impl<const L: usize> Curve<L> {
     }
 
     fn to_affine(&self, p: &Point<L>) -> Option<(Fe<L>, Fe<L>)> {
-        if Self::is_infinity(p) {
+        if self.is_infinity(p) {
             return None;
         }
-        let zi = p.z.invert_vartime().into_option()?;
-        let zi2 = zi.square();
-        Some((p.x * zi2, p.y * zi2 * zi))
+        let f = &self.f;
+        let zi = f.invert(&p.z)?;
+        let zi2 = f.square(&zi);
+        Some((f.mul(&p.x, &zi2), f.mul(&f.mul(&p.y, &zi2), &zi)))
     }
 
     /// z1·G + z2·Q, scanning both scalars from the top bit, with G + Q precomputed.
@@ -205,7 +215,7 @@ impl<const L: usize> Curve<L> {
             &Point {
                 x: self.g.0,
                 y: self.g.1,
-                z: Fe::one(&self.field),
+                z: self.f.one(),
             },
             q,
         );

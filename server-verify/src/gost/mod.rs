@@ -4,6 +4,7 @@
 //! little-endian mod q (0 → 1); signature s‖r big-endian; 0 < r, s < q.
 
 mod curve;
+mod field;
 pub mod params;
 
 use curve::Curve;

@@ -1,0 +1,150 @@
+//! GOST R 34.10-2012 verification speed: this crate's pure-Rust verifier against OpenSSL with
+//! Debian's gost engine doing the same verifications in-process (the `openssl` crate; the engine
+//! is loaded through an OpenSSL configuration file set before OpenSSL initializes), for a
+//! 256-bit (paramset A) and a 512-bit (paramset A) key. Both sides hash the same short message
+//! with Streebog and verify the same signature, made by OpenSSL.
+//!
+//! `cargo bench -p tokenconfirm-verify --bench gost`
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use der::{Decode, Encode};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tokenconfirm_verify::signature::{verify, SignaturePolicy};
+use x509_cert::Certificate;
+
+struct Case {
+    name: &'static str,
+    spki_der: Vec<u8>,
+    spki: spki::SubjectPublicKeyInfoOwned,
+    algorithm: spki::AlgorithmIdentifierOwned,
+    digest: &'static str,
+    signature: Vec<u8>,
+}
+
+const MESSAGE: &[u8] = b"{\"challenge\":\"GOST benchmark\"}";
+
+fn pem_der(path: &Path) -> Vec<u8> {
+    let text = std::fs::read_to_string(path).expect("pem");
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    tokenconfirm_wire::b64::std_decode(&body).expect("base64")
+}
+
+fn setup(dir: &Path) -> Vec<Case> {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = Command::new("bash")
+        .arg(repo.join("tests/fixtures/make-gost-pki.sh"))
+        .arg(dir)
+        .status()
+        .expect("bash");
+    assert!(
+        status.success(),
+        "make-gost-pki.sh (needs libengine-gost-openssl)"
+    );
+    std::fs::write(dir.join("message"), MESSAGE).expect("message");
+    [
+        (
+            "gost-256",
+            "user-256-TCA",
+            "md_gost12_256",
+            "1.2.643.7.1.1.3.2",
+        ),
+        (
+            "gost-512",
+            "user-512-A",
+            "md_gost12_512",
+            "1.2.643.7.1.1.3.3",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, user, digest, sig_oid)| {
+        let out = Command::new("openssl")
+            .current_dir(dir)
+            .args([
+                "dgst",
+                "-engine",
+                "gost",
+                &format!("-{digest}"),
+                "-sign",
+                &format!("{user}.key"),
+                "message",
+            ])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .expect("openssl dgst");
+        assert!(out.status.success(), "openssl dgst -sign");
+        let cert = Certificate::from_der(&pem_der(&dir.join(format!("{user}.pem")))).expect("cert");
+        let spki = cert.tbs_certificate().subject_public_key_info().clone();
+        Case {
+            name,
+            spki_der: spki.to_der().expect("spki"),
+            spki,
+            algorithm: spki::AlgorithmIdentifierOwned {
+                oid: sig_oid.parse().expect("oid"),
+                parameters: None,
+            },
+            digest,
+            signature: out.stdout,
+        }
+    })
+    .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // OpenSSL reads its configuration once, at the first call: point it at one that loads the
+    // gost engine for every algorithm it provides.
+    let conf = tmp.path().join("openssl-gost.cnf");
+    std::fs::write(
+        &conf,
+        "openssl_conf = conf\n[conf]\nengines = engines\n[engines]\ngost = gost\n[gost]\nengine_id = gost\ndefault_algorithms = ALL\n",
+    )
+    .expect("conf");
+    std::env::set_var("OPENSSL_CONF", &conf);
+    let cases = setup(&tmp.path().join("pki"));
+    let policy = SignaturePolicy::default();
+    let mut group = c.benchmark_group("gost-verify");
+    group
+        .sample_size(30)
+        .measurement_time(std::time::Duration::from_secs(4))
+        .warm_up_time(std::time::Duration::from_secs(1));
+    for case in &cases {
+        verify(
+            &policy,
+            &case.spki,
+            &case.algorithm,
+            MESSAGE,
+            &case.signature,
+        )
+        .expect("ours verifies OpenSSL's signature");
+        group.bench_function(format!("tokenconfirm/{}", case.name), |b| {
+            b.iter(|| {
+                verify(
+                    &policy,
+                    &case.spki,
+                    &case.algorithm,
+                    std::hint::black_box(MESSAGE),
+                    &case.signature,
+                )
+                .expect("valid")
+            })
+        });
+        let key = openssl::pkey::PKey::public_key_from_der(&case.spki_der)
+            .expect("OpenSSL loads the GOST key (gost engine)");
+        let md = openssl::hash::MessageDigest::from_name(case.digest)
+            .expect("Streebog in OpenSSL (gost engine)");
+        let check = || {
+            let mut v = openssl::sign::Verifier::new(md, &key).expect("verifier");
+            v.update(std::hint::black_box(MESSAGE)).expect("update");
+            v.verify(&case.signature).expect("verify call")
+        };
+        assert!(check(), "OpenSSL verifies its own signature");
+        group.bench_function(format!("openssl-gost-engine/{}", case.name), |b| {
+            b.iter(|| assert!(check()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
