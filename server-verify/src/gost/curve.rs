@@ -54,7 +54,7 @@ impl<const L: usize> Curve<L> {
         }
         let f = Field::new(FixedMontyParams::new_vartime(odd::<L>(set.p)?));
         let scalar = FixedMontyParams::new_vartime(odd::<L>(set.q)?);
-        let fe = |hex: &str| f.from_uint(&Uint::<L>::from_be_hex(hex));
+        let fe = |hex: &str| f.encode(&Uint::<L>::from_be_hex(hex));
         Some(Curve {
             size: set.size,
             p: Uint::<L>::from_be_hex(set.p),
@@ -100,7 +100,7 @@ impl<const L: usize> Curve<L> {
         let z2 = (-(sc(&r) * v)).retrieve();
         let c = self.double_mul(&z1, &z2, &q);
         let (x, _) = self.to_affine(&c).ok_or(GostError::Mismatch)?;
-        let big_r = self.f.to_uint(&x).rem_vartime(&order);
+        let big_r = self.f.decode(&x).rem_vartime(&order);
         if big_r == r {
             Ok(())
         } else {
@@ -116,7 +116,7 @@ impl<const L: usize> Curve<L> {
             return Err(GostError::KeyNotOnCurve);
         }
         let f = &self.f;
-        let (x, y) = (f.from_uint(&x), f.from_uint(&y));
+        let (x, y) = (f.encode(&x), f.encode(&y));
         // y² = x³ + ax + b
         let rhs = f.add(
             &f.add(&f.mul(&f.square(&x), &x), &f.mul(&self.a, &x)),

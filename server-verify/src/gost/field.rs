@@ -163,12 +163,12 @@ impl<const L: usize> Field<L> {
     }
 
     /// x (an integer below p) into Montgomery form.
-    pub fn from_uint(&self, x: &Uint<L>) -> Fe<L> {
+    pub fn encode(&self, x: &Uint<L>) -> Fe<L> {
         self.mul(&limbs(x), &self.r2)
     }
 
     /// Back to an integer.
-    pub fn to_uint(&self, a: &Fe<L>) -> Uint<L> {
+    pub fn decode(&self, a: &Fe<L>) -> Uint<L> {
         let mut one = [0u64; L];
         one[0] = 1;
         from_limbs(&self.mul(a, &one))
@@ -201,13 +201,13 @@ mod tests {
             U256::from_be_hex("7f2b49e270db6d90d8595bec458b50c58585ba1d4e9b788f6689dbd8e56fd80b");
         let y =
             U256::from_be_hex("26f1b489d6701dd185c8413a977b3cbbaf64d1c593d26627dffb101a87ff77da");
-        let (a, b) = (f.from_uint(&x), f.from_uint(&y));
+        let (a, b) = (f.encode(&x), f.encode(&y));
         let cx = FixedMontyForm::new(&x, &params);
         let cy = FixedMontyForm::new(&y, &params);
-        assert_eq!(f.to_uint(&f.mul(&a, &b)), (cx * cy).retrieve());
-        assert_eq!(f.to_uint(&f.add(&a, &b)), (cx + cy).retrieve());
-        assert_eq!(f.to_uint(&f.sub(&b, &a)), (cy - cx).retrieve());
-        assert_eq!(f.to_uint(&f.mul(&f.invert(&a).unwrap(), &a)), U256::ONE);
-        assert_eq!(f.to_uint(&f.one()), U256::ONE);
+        assert_eq!(f.decode(&f.mul(&a, &b)), (cx * cy).retrieve());
+        assert_eq!(f.decode(&f.add(&a, &b)), (cx + cy).retrieve());
+        assert_eq!(f.decode(&f.sub(&b, &a)), (cy - cx).retrieve());
+        assert_eq!(f.decode(&f.mul(&f.invert(&a).unwrap(), &a)), U256::ONE);
+        assert_eq!(f.decode(&f.one()), U256::ONE);
     }
 }
