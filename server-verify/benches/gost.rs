@@ -1,7 +1,7 @@
 //! GOST R 34.10-2012 verification speed: this crate's pure-Rust verifier against OpenSSL with
 //! Debian's gost engine doing the same verifications in-process (the `openssl` crate; the engine
-//! is loaded through an OpenSSL configuration file set before OpenSSL initializes), for a
-//! 256-bit (paramset A) and a 512-bit (paramset A) key. Both sides hash the same short message
+//! is loaded through an OpenSSL configuration file set before OpenSSL initializes), for 256-bit
+//! keys on TC26 paramsets A, B (= CryptoPro-A) and D and 512-bit keys on A and B. Both sides hash the same short message
 //! with Streebog and verify the same signature, made by OpenSSL.
 //!
 //! `cargo bench -p tokenconfirm-verify --bench gost`
@@ -42,19 +42,14 @@ fn setup(dir: &Path) -> Vec<Case> {
         "make-gost-pki.sh (needs libengine-gost-openssl)"
     );
     std::fs::write(dir.join("message"), MESSAGE).expect("message");
+    const S256: &str = "1.2.643.7.1.1.3.2";
+    const S512: &str = "1.2.643.7.1.1.3.3";
     [
-        (
-            "gost-256",
-            "user-256-TCA",
-            "md_gost12_256",
-            "1.2.643.7.1.1.3.2",
-        ),
-        (
-            "gost-512",
-            "user-512-A",
-            "md_gost12_512",
-            "1.2.643.7.1.1.3.3",
-        ),
+        ("gost-256-A", "user-256-TCA", "md_gost12_256", S256),
+        ("gost-256-B", "user-256-TCB", "md_gost12_256", S256),
+        ("gost-256-D", "user-256-TCD", "md_gost12_256", S256),
+        ("gost-512-A", "user-512-A", "md_gost12_512", S512),
+        ("gost-512-B", "user-512-B", "md_gost12_512", S512),
     ]
     .into_iter()
     .map(|(name, user, digest, sig_oid)| {
