@@ -188,6 +188,8 @@ async function confirm(request, origin, tabId, respond) {
   const hi = await hello();
   if (!hi.ok) return finish(session, { error: hi.error });
   if (session.done) return undefined;
+  // The agent asks for the PIN itself when configured so (capability `pin-dialog-agent`).
+  session.pinDialog = hi.agent.capabilities.includes("pin-dialog-agent") ? "agent" : "window";
   // Scan the tokens while the window opens: its first `list` gets this answer.
   session.prefetch = callAgent("list-certificates", {});
   session.agentCalls.add(session.prefetch.id);
@@ -230,6 +232,7 @@ function attachWindow(port) {
     purpose: session.challenge.purpose,
     account: session.challenge.account,
     expiresAt: session.challenge.expiresAt,
+    pinDialog: session.pinDialog,
   });
   port.onDisconnect.addListener(() => {
     session.windowPort = null;

@@ -437,10 +437,12 @@ function maskSnils(snils) {
     const usable = selectable().length > 0;
     const token = entry ? entry.cert.token || {} : null;
     const pinPad = !!(token && token.pinPad === true);
+    // The agent's own PIN dialog (agent configured with pin_dialog = "agent").
+    const agentDialog = !!(token && !pinPad && agentPinDialog());
 
     // The PIN field is shown only once the summary is there and a certificate can be chosen; it
-    // is hidden for a PIN-pad token.
-    el.pinGroup.hidden = !(state.init && usable) || pinPad;
+    // is hidden for a PIN-pad token and when the agent asks for the PIN itself.
+    el.pinGroup.hidden = !(state.init && usable) || pinPad || agentDialog;
 
     let hint = "";
     if (token && !pinPad) {
@@ -459,8 +461,15 @@ function maskSnils(snils) {
     }
     show(el.pinWarning, warning);
 
-    show(el.pinpadHint, pinPad && !state.pending ? msg("pinpadHint") : "");
-    show(el.pinpadNotice, state.pending && state.signPinPad ? msg("pinpadNotice") : "");
+    const hintKey = pinPad ? "pinpadHint" : agentDialog ? "agentPinHint" : "";
+    show(el.pinpadHint, hintKey && !state.pending ? msg(hintKey) : "");
+    const noticeKey = state.signAgentDialog ? "agentPinNotice" : "pinpadNotice";
+    show(el.pinpadNotice, state.pending && state.signPinPad ? msg(noticeKey) : "");
+  }
+
+  /** Whether the agent was configured to ask for the PIN in its own dialog. */
+  function agentPinDialog() {
+    return !!(state.init && state.init.pinDialog === "agent");
   }
 
   function checkPin(pin, token) {
@@ -729,8 +738,10 @@ function maskSnils(snils) {
     show(el.certsError, "");
     const token = entry.cert.token || {};
     const pinPad = token.pinPad === true;
+    const agentDialog = !pinPad && agentPinDialog();
     const request = { type: "sign", certificateId: entry.cert.id };
-    if (!pinPad) {
+    state.signAgentDialog = agentDialog;
+    if (!pinPad && !agentDialog) {
       const problem = checkPin(el.pin.value, token);
       if (problem) {
         setPinError(problem);
@@ -744,7 +755,7 @@ function maskSnils(snils) {
     setPinError("");
     clearError();
     state.signCertId = entry.cert.id;
-    setPending(true, pinPad);
+    setPending(true, pinPad || agentDialog);
     if (!post(request)) setPending(false);
     request.pin = undefined;
   }

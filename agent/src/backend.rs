@@ -1,7 +1,7 @@
 //! The real [`Backend`]: the configured modules, scanned fresh for every command (tokens come
 //! and go), with PIN sources chosen by the request and the configuration.
 
-use crate::config::{Config, PinPromptKind};
+use crate::config::{Config, PinDialog, PinPromptKind};
 use crate::discovery::{self, Candidate};
 use crate::error::{AgentError, Result};
 use crate::native::host::Backend;
@@ -121,8 +121,11 @@ impl Backend for TokenBackend {
             Some(p) => p.is_file(),
             None => crate::doctor::in_path("pinentry").is_some(),
         };
-        match self.config.pin_prompt {
-            PinPromptKind::Pinentry if installed => vec!["pinentry".into()],
+        match (self.config.pin_prompt, self.config.pin_dialog) {
+            (PinPromptKind::Pinentry, PinDialog::Agent) if installed => {
+                vec!["pinentry".into(), "pin-dialog-agent".into()]
+            }
+            (PinPromptKind::Pinentry, _) if installed => vec!["pinentry".into()],
             _ => Vec::new(),
         }
     }

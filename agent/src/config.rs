@@ -20,6 +20,18 @@ pub enum PinPromptKind {
     None,
 }
 
+/// Where the citizen types the PIN when the browser extension asks for a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PinDialog {
+    /// In the extension's confirmation window (the PIN travels in the `sign` request).
+    #[default]
+    Window,
+    /// In the agent's own pinentry dialog: the agent advertises `pin-dialog-agent` and the
+    /// extension sends `sign` without a PIN (needs `pin_prompt = "pinentry"`).
+    Agent,
+}
+
 /// Which RSA signature scheme to use when the token offers both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -47,6 +59,9 @@ pub struct Config {
     /// The pinentry program; default: `pinentry` from PATH.
     #[serde(default)]
     pub pinentry_program: Option<PathBuf>,
+    /// Where the extension's users type the PIN.
+    #[serde(default)]
+    pub pin_dialog: PinDialog,
     /// RSA scheme preference.
     #[serde(default)]
     pub rsa_scheme: RsaScheme,
@@ -69,6 +84,7 @@ impl Default for Config {
             discover: true,
             pin_prompt: PinPromptKind::default(),
             pinentry_program: None,
+            pin_dialog: PinDialog::default(),
             rsa_scheme: RsaScheme::default(),
             log_file: None,
             log_level: None,

@@ -312,7 +312,7 @@ fn pinentry_asks_for_the_pin_showing_origin_purpose_and_holder() {
     let config = f.dir.path().join("agent-pinentry.toml");
     std::fs::write(
         &config,
-        format!("modules = [{:?}]\ndiscover = false\npin_prompt = \"pinentry\"\npinentry_program = {:?}\n", f.module(), program),
+        format!("modules = [{:?}]\ndiscover = false\npin_prompt = \"pinentry\"\npinentry_program = {:?}\npin_dialog = \"agent\"\n", f.module(), program),
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tokenconfirm-agent"))
@@ -339,6 +339,14 @@ fn pinentry_asks_for_the_pin_showing_origin_purpose_and_holder() {
             .as_array()
             .unwrap()
             .contains(&json!("pinentry")),
+        "{hello}"
+    );
+    // pin_dialog = "agent": the extension is told to leave the PIN to this dialog.
+    assert!(
+        hello["result"]["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("pin-dialog-agent")),
         "{hello}"
     );
     let mut req = sign_request("p", &fresh_challenge(ORIGIN), ORIGIN, "01", None);

@@ -290,6 +290,24 @@ try {
     await relay.close();
   });
 
+  await test("chromium: agent configured with its own PIN dialog → no PIN field, the agent asks", async () => {
+    const dir = path.join(work, "agent-dialog");
+    fs.mkdirSync(dir, { recursive: true });
+    const ctx3 = await launch("agent-dialog", agentWrapper(dir, fixture, { pinDialog: "agent" }));
+    try {
+      const p3 = await ctx3.newPage();
+      await standardAccount(p3);
+      const win = await openWindow(ctx3, p3);
+      await win.waitForSelector(`#certs input[name=cert][value="${fixture.ecId}"]`, { timeout: 15000 });
+      await win.check(`#certs input[name=cert][value="${fixture.ecId}"]`);
+      assert(await win.isHidden("#pin"), "no PIN field when the agent asks for the PIN");
+      await win.click("#sign", { noWaitAfter: true }).catch(() => {});
+      await p3.waitForSelector("#level[data-level=confirmed]", { timeout: 20000 });
+    } finally {
+      await ctx3.close();
+    }
+  });
+
   await test("chromium: no token → the window asks to insert one; Cancel ends it", async () => {
     const noTokenDir = path.join(work, "no-token");
     fs.mkdirSync(noTokenDir, { recursive: true });

@@ -76,18 +76,32 @@ sessions_per_minute = 0
   return { base, db, child };
 }
 
-/** A wrapper the browser starts as the native host: the real agent with the fixture's token. */
-export function agentWrapper(dir, fixture, { tokensConf } = {}) {
+/** A wrapper the browser starts as the native host: the real agent with the fixture's token.
+ * `pinDialog: "agent"` configures the agent to ask for the PIN itself, through a stand-in
+ * pinentry (Assuan) that answers with the fixture's PIN. */
+export function agentWrapper(dir, fixture, { tokensConf, pinDialog } = {}) {
   const config = path.join(dir, "agent.toml");
+  let extra = `pin_prompt = "none"\n`;
+  let env = "";
+  if (pinDialog === "agent") {
+    const pinentry = path.join(dir, "fake-pinentry");
+    fs.writeFileSync(
+      pinentry,
+      `#!/bin/bash\necho "OK Pleased to meet you"\nwhile IFS= read -r line; do\n  case "$line" in\n    GETPIN*) echo "D $FAKE_PINENTRY_PIN"; echo "OK" ;;\n    BYE*) echo "OK closing connection"; exit 0 ;;\n    *) echo "OK" ;;\n  esac\ndone\n`,
+    );
+    fs.chmodSync(pinentry, 0o755);
+    extra = `pin_prompt = "pinentry"\npinentry_program = "${pinentry}"\npin_dialog = "agent"\n`;
+    env = `export FAKE_PINENTRY_PIN='${fixture.pin}'\n`;
+  }
   fs.writeFileSync(
     config,
-    `modules = ["${fixture.env.TOKENCONFIRM_TEST_MODULE}"]\ndiscover = false\npin_prompt = "none"\nlog_file = "${path.join(dir, "agent.log")}"\nlog_level = "info"\n`,
+    `modules = ["${fixture.env.TOKENCONFIRM_TEST_MODULE}"]\ndiscover = false\n${extra}log_file = "${path.join(dir, "agent.log")}"\nlog_level = "info"\n`,
   );
   const wrapper = path.join(dir, "tokenconfirm-agent-host");
   fs.writeFileSync(
     wrapper,
     // The host's PID (kept by exec) goes to agent.pid so that a test can stop exactly it.
-    `#!/bin/sh\necho $$ > '${path.join(dir, "agent.pid")}'\nexport SOFTHSM2_CONF='${tokensConf || fixture.env.SOFTHSM2_CONF}'\nexport TOKENCONFIRM_CONFIG='${config}'\nexec '${path.join(BIN, "tokenconfirm-agent")}' "$@"\n`,
+    `#!/bin/sh\necho $$ > '${path.join(dir, "agent.pid")}'\nexport SOFTHSM2_CONF='${tokensConf || fixture.env.SOFTHSM2_CONF}'\nexport TOKENCONFIRM_CONFIG='${config}'\n${env}exec '${path.join(BIN, "tokenconfirm-agent")}' "$@"\n`,
   );
   fs.chmodSync(wrapper, 0o755);
   return wrapper;
