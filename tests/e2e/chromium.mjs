@@ -290,6 +290,26 @@ try {
     await relay.close();
   });
 
+  await test("chromium: the service worker is stopped → it restarts on the next request, a new agent with it", async () => {
+    await page.goto(server.base + "/");
+    const status = () => page.evaluate(async () => (await import("/page/tokenconfirm.js")).status().then((s) => s.agent && s.agent.protocol, (e) => e.code));
+    assert((await status()) === 1, "status before");
+    const before = fs.readFileSync(path.join(work, "agent.pid"), "utf8").trim();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("ServiceWorker.enable");
+    await cdp.send("ServiceWorker.stopAllWorkers");
+    await cdp.detach();
+    await new Promise((r) => setTimeout(r, 300));
+    assert((await status()) === 1, "status after the worker was stopped");
+    const after = fs.readFileSync(path.join(work, "agent.pid"), "utf8").trim();
+    assert(after !== before, "the restarted worker started a new agent (the old port closed with the worker)");
+    // And a whole confirmation still works.
+    await standardAccount(page);
+    const win = await openWindow(context, page);
+    await chooseAndSign(win, fixture.pin);
+    await page.waitForSelector("#level[data-level=confirmed]", { timeout: 20000 });
+  });
+
   await test("chromium: agent configured with its own PIN dialog → no PIN field, the agent asks", async () => {
     const dir = path.join(work, "agent-dialog");
     fs.mkdirSync(dir, { recursive: true });
