@@ -160,7 +160,16 @@ impl IntoResponse for ApiError {
         if let Some(reason) = self.reason {
             error["reason"] = reason.into();
         }
-        (self.code.status(), axum::Json(json!({ "error": error }))).into_response()
+        let mut response =
+            (self.code.status(), axum::Json(json!({ "error": error }))).into_response();
+        if self.code == ApiCode::BodyTooLarge {
+            // The rest of the body was not read: the connection cannot carry another request.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        response
     }
 }
 

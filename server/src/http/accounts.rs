@@ -117,8 +117,9 @@ pub async fn login(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let session = checked_session(&state, &headers).await?;
+    // The body is read first, whatever comes next: an unread body would cost the connection.
     let body: LoginBody = json_body(&headers, body, SMALL_BODY_LIMIT).await?;
+    let session = checked_session(&state, &headers).await?;
     let login = model::normalize_login(&body.login)
         .map_err(|_| ApiError::new(ApiCode::InvalidCredentials))?;
     if !state.limits.login.allow(&format!("ip:{}", peer.ip()))
@@ -198,8 +199,8 @@ pub async fn register(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let session = checked_session(&state, &headers).await?;
     let body: RegisterBody = json_body(&headers, body, SMALL_BODY_LIMIT).await?;
+    let session = checked_session(&state, &headers).await?;
     let name = model::normalize_name(&body.name, "name")?;
     let login = model::normalize_login(&body.login)?;
     if !state.limits.registration.allow(&peer.ip().to_string()) {
@@ -247,8 +248,8 @@ pub async fn put_profile(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Account>, ApiError> {
-    let (_, id) = logged_in(&state, &headers).await?;
     let profile: Profile = json_body(&headers, body, SMALL_BODY_LIMIT).await?;
+    let (_, id) = logged_in(&state, &headers).await?;
     let profile = profile.validated()?;
     match state
         .store

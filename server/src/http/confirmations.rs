@@ -40,8 +40,8 @@ pub async fn issue_challenge(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let session = checked_session(&state, &headers).await?;
     let body: ChallengeBody = json_body(&headers, body, SMALL_BODY_LIMIT).await?;
+    let session = checked_session(&state, &headers).await?;
     if !state.limits.challenges.allow(&format!("ip:{}", peer.ip()))
         || !state
             .limits
@@ -202,8 +202,8 @@ pub async fn confirm(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (session, account) = logged_in(&state, &headers).await?;
     let body: ConfirmBody = json_body(&headers, body, ENVELOPE_BODY_LIMIT).await?;
+    let (session, account) = logged_in(&state, &headers).await?;
     let envelope = decode_envelope(&body.envelope)?;
     let now = state.now();
     let by = Submitter {
@@ -247,11 +247,11 @@ pub async fn register(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let body: RegistrationBody = json_body(&headers, body, ENVELOPE_BODY_LIMIT).await?;
     let session: SessionRecord = checked_session(&state, &headers).await?;
     if session.account_id.is_some() {
         return Err(ApiError::new(ApiCode::AlreadyAuthenticated));
     }
-    let body: RegistrationBody = json_body(&headers, body, ENVELOPE_BODY_LIMIT).await?;
     let login = model::normalize_login(&body.login)?;
     if !state.limits.registration.allow(&peer.ip().to_string()) {
         return Err(ApiError::new(ApiCode::RateLimited));

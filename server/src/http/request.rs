@@ -95,12 +95,16 @@ pub async fn logged_in(
 }
 
 /// Reads a JSON body of at most `limit` bytes: `Content-Type: application/json` required,
-/// unknown members refused by the target type.
+/// unknown members refused by the target type. The body is read before anything is decided, so
+/// a refused request leaves the connection reusable.
 pub async fn json_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
 ) -> Result<T, ApiError> {
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::new(ApiCode::BodyTooLarge))?;
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -109,9 +113,6 @@ pub async fn json_body<T: DeserializeOwned>(
     if !essence.eq_ignore_ascii_case("application/json") {
         return Err(ApiError::new(ApiCode::UnsupportedMediaType));
     }
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::new(ApiCode::BodyTooLarge))?;
     serde_json::from_slice(&bytes).map_err(|e| {
         // Only messages that name a field are passed on: others may quote a value (a password).
         let text = e.to_string();
