@@ -1384,21 +1384,19 @@ mod tests {
         let loc = Locations {
             os: Os::Linux,
             dirs: UserDirs::under(Path::new("/home/u")),
-            root: Some("/tmp/stage".into()),
+            root: Some("/stage".into()),
         };
         assert_eq!(
             loc.manifest_path(Browser::Chromium, Scope::System),
-            Path::new("/tmp/stage/etc/chromium/native-messaging-hosts/ru.tokenconfirm.agent.json")
+            Path::new("/stage/etc/chromium/native-messaging-hosts/ru.tokenconfirm.agent.json")
         );
         assert_eq!(
             loc.manifest_path(Browser::Firefox, Scope::User),
-            Path::new(
-                "/tmp/stage/home/u/.mozilla/native-messaging-hosts/ru.tokenconfirm.agent.json"
-            )
+            Path::new("/stage/home/u/.mozilla/native-messaging-hosts/ru.tokenconfirm.agent.json")
         );
         assert_eq!(
             loc.profile_dir(Browser::Brave),
-            Path::new("/tmp/stage/home/u/.config/BraveSoftware/Brave-Browser")
+            Path::new("/stage/home/u/.config/BraveSoftware/Brave-Browser")
         );
         assert_eq!(
             loc.sharing(Browser::Brave, Scope::System),
