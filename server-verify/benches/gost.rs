@@ -7,6 +7,9 @@
 //! `cargo bench -p tokenconfirm-verify --bench gost`
 
 use criterion::{criterion_group, criterion_main, Criterion};
+
+#[path = "support.rs"]
+mod support;
 use der::{Decode, Encode};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -138,6 +141,97 @@ fn bench(c: &mut Criterion) {
             b.iter(|| assert!(check()))
         });
     }
+    group.finish();
+    cms_two_level(c, &tmp.path().join("pki"));
+}
+
+/// A whole CAdES-BES `cms` verification with a 2-level GOST chain (root GOST-256 A →
+/// intermediate GOST-512 A → signer GOST-256 B), both CRLs checked, warm caches: ours
+/// (`Context::verify_cms`, `qualified` profile) and OpenSSL's in-process `CMS_verify` with the
+/// gost engine (CRL check on the whole chain).
+fn cms_two_level(c: &mut Criterion, pki: &Path) {
+    use tokenconfirm_verify::path::revocation::CrlSet;
+    use tokenconfirm_verify::path::{Settings, SignatureCache, UnixTime};
+    use tokenconfirm_verify::profile::Profile;
+    use tokenconfirm_verify::trust::{self, TrustStore};
+    use tokenconfirm_verify::verify::Context;
+    let status = Command::new("openssl")
+        .current_dir(pki)
+        .args([
+            "cms",
+            "-engine",
+            "gost",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-cades",
+            "-outform",
+            "DER",
+        ])
+        .args([
+            "-in",
+            "message",
+            "-signer",
+            "user2.pem",
+            "-inkey",
+            "user2.key",
+            "-certfile",
+            "intermediate.pem",
+        ])
+        .args(["-md", "md_gost12_256", "-out", "two-level.p7s"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl cms");
+    assert!(status.success(), "openssl cms -sign");
+    let envelope = std::fs::read(pki.join("two-level.p7s")).expect("envelope");
+    let mut store = TrustStore::new();
+    store.add_path(&pki.join("root.pem")).expect("root");
+    let mut ders = trust::load_crls(&pki.join("root.crl.pem")).expect("crl");
+    ders.extend(trust::load_crls(&pki.join("intermediate.crl.pem")).expect("crl"));
+    let crls = CrlSet::parse(&ders).expect("crls");
+    let settings = Settings::default();
+    let cache = SignatureCache::default();
+    let ctx = Context {
+        trust: &store,
+        untrusted: &[],
+        crls: &crls,
+        profile: Profile::Qualified,
+        settings: &settings,
+        cache: Some(&cache),
+    };
+    let at = UnixTime::from_datetime(time::OffsetDateTime::now_utc());
+    let v = ctx
+        .verify_cms(&envelope, None, at)
+        .expect("ours verifies the 2-level GOST envelope");
+    assert_eq!(v.path.chain.len(), 3);
+    let openssl_store = support::openssl_store(pki);
+    let mut group = c.benchmark_group("gost-cms-2-level");
+    group
+        .sample_size(30)
+        .measurement_time(std::time::Duration::from_secs(4))
+        .warm_up_time(std::time::Duration::from_secs(1));
+    group.bench_function("tokenconfirm", |b| {
+        b.iter(|| {
+            ctx.verify_cms(std::hint::black_box(&envelope), None, at)
+                .expect("valid")
+        })
+    });
+    group.bench_function("openssl-gost-engine", |b| {
+        b.iter(|| {
+            let mut cms = openssl::cms::CmsContentInfo::from_der(std::hint::black_box(&envelope))
+                .expect("parse");
+            let mut out = Vec::new();
+            cms.verify(
+                None,
+                Some(&openssl_store),
+                None,
+                Some(&mut out),
+                openssl::cms::CMSOptions::BINARY,
+            )
+            .expect("openssl verifies");
+            out
+        })
+    });
     group.finish();
 }
 

@@ -9,8 +9,12 @@
 //! Run: `cargo bench -p tokenconfirm-verify --bench verify`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+
+#[path = "support.rs"]
+mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::openssl_store;
 use tokenconfirm_verify::path::revocation::CrlSet;
 use tokenconfirm_verify::path::{Settings, SignatureCache, UnixTime};
 use tokenconfirm_verify::profile::Profile;
@@ -162,32 +166,6 @@ fn floor_inputs(envelope: &[u8], intermediate_der: &[u8], rsa: bool) -> Floor {
         cert_message: ee.tbs_certificate().to_der().expect("tbs"),
         cert_signature: ee.signature().raw_bytes().to_vec(),
     }
-}
-
-fn openssl_store(pki: &Path) -> openssl::x509::store::X509Store {
-    use openssl::x509::store::X509StoreBuilder;
-    use openssl::x509::verify::X509VerifyFlags;
-    use openssl::x509::X509;
-    let mut b = X509StoreBuilder::new().expect("store");
-    b.add_cert(
-        X509::from_pem(&std::fs::read(pki.join("root.pem")).expect("root")).expect("root pem"),
-    )
-    .expect("add root");
-    {
-        let lookup = b
-            .add_lookup(openssl::x509::store::X509Lookup::file())
-            .expect("lookup");
-        for crl in ["root.crl.pem", "intermediate.crl.pem"] {
-            lookup
-                .load_crl_file(pki.join(crl), openssl::ssl::SslFiletype::PEM)
-                .expect("load crl");
-        }
-    }
-    b.set_flags(X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL)
-        .expect("flags");
-    b.set_purpose(openssl::x509::X509PurposeId::ANY)
-        .expect("purpose");
-    b.build()
 }
 
 fn bench(c: &mut Criterion) {

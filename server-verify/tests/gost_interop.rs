@@ -53,8 +53,9 @@ fn gost_openssl_cms_verifies_under_the_qualified_profile() {
 
     let mut store = TrustStore::new();
     store.add_path(&dir.join("root.pem")).expect("root");
-    let crls =
-        CrlSet::parse(&trust::load_crls(&dir.join("root.crl.pem")).expect("crl")).expect("crl");
+    let mut crl_ders = trust::load_crls(&dir.join("root.crl.pem")).expect("crl");
+    crl_ders.extend(trust::load_crls(&dir.join("intermediate.crl.pem")).expect("crl"));
+    let crls = CrlSet::parse(&crl_ders).expect("crl");
     let settings = Settings::default();
     let ctx = Context {
         trust: &store,
@@ -117,6 +118,44 @@ fn gost_openssl_cms_verifies_under_the_qualified_profile() {
             }
         }
     }
+    // A 2-level GOST chain: root GOST-256 A → intermediate GOST-512 A → signer GOST-256 B,
+    // the intermediate carried in the envelope, both CRLs checked.
+    let status = Command::new("openssl")
+        .current_dir(&dir)
+        .args([
+            "cms",
+            "-engine",
+            "gost",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-cades",
+            "-outform",
+            "DER",
+            "-in",
+            "data",
+        ])
+        .args([
+            "-signer",
+            "user2.pem",
+            "-inkey",
+            "user2.key",
+            "-certfile",
+            "intermediate.pem",
+            "-md",
+            "md_gost12_256",
+        ])
+        .args(["-out", "two-level.p7s"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success(), "openssl cms -sign (2-level)");
+    let der = std::fs::read(dir.join("two-level.p7s")).expect("p7s");
+    let v = ctx
+        .verify_cms(&der, None, at)
+        .unwrap_or_else(|e| panic!("2-level GOST chain: {e}"));
+    assert_eq!(v.path.chain.len(), 3, "signer, intermediate, root");
+    assert!(v.path.revocation_checked);
     // The revoked user's signature fails on the CRL.
     openssl_cms(
         &dir,
@@ -128,7 +167,7 @@ fn gost_openssl_cms_verifies_under_the_qualified_profile() {
     let der = std::fs::read(dir.join("revoked.p7s")).expect("p7s");
     let e = ctx.verify_cms(&der, None, at).expect_err("revoked");
     assert_eq!(e.code.as_str(), "revoked");
-    println!("GOST interop: {verified} OpenSSL-made envelopes (7 parameter sets × attached/CAdES/detached/no-attributes) agree; tampered and revoked refused");
+    println!("GOST interop: {verified} OpenSSL-made envelopes (7 parameter sets × attached/CAdES/detached/no-attributes) and a 2-level GOST chain agree; tampered and revoked refused");
 }
 
 fn ctx_clone<'a>(c: &Context<'a>) -> Context<'a> {
