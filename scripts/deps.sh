@@ -20,6 +20,7 @@ install_deps() {
   command -v cc >/dev/null || need+=(gcc libc6-dev)
   command -v pkg-config >/dev/null || need+=(pkg-config)
   dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
+  dpkg -s libpcsclite-dev >/dev/null 2>&1 || need+=(libpcsclite-dev)   # the agent's PC/SC layer (pcsc crate)
   # GOST: OpenSSL's gost engine is the interop oracle (keys, certificates, CMS).
   openssl engine gost >/dev/null 2>&1 || need+=(libengine-gost-openssl)
   # PostgreSQL server for the confirmation service's suite (started by the test on loopback).

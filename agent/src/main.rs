@@ -96,6 +96,16 @@ enum Cmd {
         #[arg(long, default_value = "ru", value_parser = parse_lang)]
         lang: Lang,
     },
+    /// PC/SC readers and the cards in them (product and module when the ATR is known).
+    /// Exit status 0 when at least one reader is there, 1 otherwise.
+    Readers {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Wait up to this many seconds for a reader or card to come or go first.
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
+    },
     /// Check the installation and say what is missing.
     Doctor {
         /// Machine-readable output.
@@ -256,6 +266,7 @@ fn main() -> ExitCode {
                 lang,
             },
         ),
+        Cmd::Readers { json, wait } => Ok(readers(json, wait)),
         Cmd::Doctor { json, root } => {
             let findings = doctor::run(&backend, config_path.as_deref(), root.as_deref());
             if json {
@@ -658,4 +669,37 @@ fn confirm(backend: &TokenBackend, args: &ConfirmArgs) -> Result<ExitCode, Agent
         answer["account"]["level"].as_str().unwrap_or("?")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `readers`: the PC/SC view, or the state that explains why there is none.
+fn readers(json: bool, wait: Option<u64>) -> ExitCode {
+    use tokenconfirm_agent::readers;
+    let snapshot = match wait {
+        Some(seconds) => readers::wait(std::time::Duration::from_secs(seconds)),
+        None => readers::list(),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&snapshot).unwrap_or_default()
+        );
+    } else {
+        if let (Some(en), Some(ru)) = (snapshot.message_en, snapshot.message_ru) {
+            println!("{ru}\n{en}");
+        }
+        for r in &snapshot.readers {
+            println!("{}: {}", r.name, r.card);
+            if let Some(atr) = &r.atr {
+                println!("  ATR {atr}");
+            }
+            if let Some(product) = &r.product {
+                println!("  {product} — PKCS#11: {}", r.modules.join(", "));
+            }
+        }
+    }
+    if snapshot.readers.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -352,3 +352,30 @@ pkcs11-tool --module {module} --token-label tokenconfirm-test --login --pin 1234
         "{printed}"
     );
 }
+
+/// No pcscd: `readers` reports the state and what to install, in both languages, and does not
+/// hang even when asked to wait (the client is pointed at a socket that does not exist).
+#[test]
+fn readers_without_pcscd_is_a_clear_state() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["readers", "--json"][..],
+        &["readers", "--json", "--wait", "5"][..],
+    ] {
+        let started = std::time::Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tokenconfirm-agent"))
+            .args(args)
+            .env("PCSCLITE_CSOCK_NAME", dir.path().join("no-pcscd.comm"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["state"], "no-service", "{v}");
+        assert!(v["messageEn"].as_str().unwrap().contains("pcscd"));
+        assert!(v["messageRu"].as_str().unwrap().contains("pcscd"));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "{args:?} waited"
+        );
+    }
+}
