@@ -1612,7 +1612,7 @@ mod tests {
             assert_eq!(
                 shipped,
                 expected,
-                "{} differs from what the installer writes; regenerate it with\n  tokenconfirm-agent install --system --root /tmp/stage --agent-path /usr/bin/tokenconfirm-agent",
+                "{} differs from what the installer writes; regenerate it with\n  tokenconfirm-agent install --system --root STAGE_DIR --agent-path /usr/bin/tokenconfirm-agent",
                 file.display()
             );
         }

@@ -98,7 +98,10 @@ fn names(ctx: &pcsc::Context) -> Result<Vec<CString>, Snapshot> {
         Err(pcsc::Error::NoService | pcsc::Error::ServiceStopped) => {
             Err(snapshot_of("no-service", Vec::new()))
         }
-        Err(_) => Ok(Vec::new()),
+        Err(e) => {
+            tracing::warn!(error = %e, "PC/SC could not list the readers");
+            Ok(Vec::new())
+        }
     }
 }
 
@@ -107,8 +110,11 @@ fn read_states(ctx: &pcsc::Context, names: &[CString]) -> Vec<pcsc::ReaderState>
         .iter()
         .map(|n| pcsc::ReaderState::new(n.clone(), pcsc::State::UNAWARE))
         .collect();
-    if !states.is_empty() && ctx.get_status_change(Duration::ZERO, &mut states).is_err() {
-        // Timeout or a reader vanished meanwhile: report what we have.
+    if !states.is_empty() {
+        // A reader that vanished meanwhile leaves its state as UNAWARE: report what we have.
+        if let Err(e) = ctx.get_status_change(Duration::ZERO, &mut states) {
+            tracing::debug!(error = %e, "reading reader states");
+        }
     }
     states
 }
