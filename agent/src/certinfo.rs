@@ -31,6 +31,10 @@ pub mod oid {
     pub const SHA256: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.1");
     /// id-sha384.
     pub const SHA384: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.2");
+    /// GOST R 34.11-2012 (Streebog) 256.
+    pub const STREEBOG256: Oid = Oid::new_unwrap("1.2.643.7.1.1.2.2");
+    /// GOST R 34.11-2012 (Streebog) 512.
+    pub const STREEBOG512: Oid = Oid::new_unwrap("1.2.643.7.1.1.2.3");
     /// SNILS (Russian individual insurance account number).
     pub const SNILS: Oid = Oid::new_unwrap("1.2.643.100.3");
     /// INN of a natural person.
@@ -65,6 +69,14 @@ pub enum KeyKind {
         /// The certificate restricts the key to RSASSA-PSS.
         pss_only: bool,
     },
+    /// GOST R 34.10-2012 (256 or 512 bit) on a named parameter set; signed with Streebog of
+    /// the same size.
+    Gost {
+        /// 256 or 512.
+        bits: u16,
+        /// The parameter set's name, e.g. `tc26-256-A`.
+        param_set: &'static str,
+    },
     /// Anything else (named by its algorithm OID), listed but not usable for signing yet.
     Other(String),
 }
@@ -83,6 +95,7 @@ impl KeyKind {
                 bits,
                 pss_only: true,
             } => format!("rsa-pss-{bits}"),
+            KeyKind::Gost { bits, .. } => format!("gost2012-{bits}"),
             KeyKind::Other(oid) => format!("other ({oid})"),
         }
     }
@@ -200,6 +213,20 @@ fn key_kind(cert: &Certificate) -> KeyKind {
         return KeyKind::Rsa {
             bits,
             pss_only: alg == oid::RSASSA_PSS,
+        };
+    }
+    let gost_size = match alg {
+        tokenconfirm_gost::KEY_256 => Some((256, tokenconfirm_gost::Size::Bits256)),
+        tokenconfirm_gost::KEY_512 => Some((512, tokenconfirm_gost::Size::Bits512)),
+        _ => None,
+    };
+    if let Some((bits, size)) = gost_size {
+        return match tokenconfirm_gost::public_key(spki, size) {
+            Ok((set, _)) => KeyKind::Gost {
+                bits,
+                param_set: set.name,
+            },
+            Err(e) => KeyKind::Other(format!("GOST R 34.10-2012 key unusable: {e:?}")),
         };
     }
     KeyKind::Other(alg.to_string())

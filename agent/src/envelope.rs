@@ -42,10 +42,13 @@ pub struct SigningCertificateV2 {
     pub certs: Vec<EssCertIdV2>,
 }
 
-/// ESSCertIDv2 with the DEFAULT hash algorithm (SHA-256), which DER omits.
+/// ESSCertIDv2: the hash algorithm is absent for the DEFAULT (SHA-256), as DER requires.
 #[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
 pub struct EssCertIdV2 {
-    /// SHA-256 of the certificate DER.
+    /// The hash algorithm when it is not SHA-256.
+    #[asn1(optional = "true")]
+    pub hash_algorithm: Option<AlgorithmIdentifierOwned>,
+    /// Hash of the certificate DER.
     pub cert_hash: OctetString,
     /// Issuer and serial of the certificate.
     pub issuer_serial: IssuerSerial,
@@ -83,7 +86,9 @@ fn signing_time(at: time::OffsetDateTime) -> Result<Time> {
 }
 
 /// The CAdES-BES signed attributes for `content` signed by `signer`: content-type (id-data),
-/// message-digest, signing-time, signing-certificate-v2. DER-sorted as a SET.
+/// message-digest, signing-time, signing-certificate-v2. DER-sorted as a SET. The certificate
+/// hash in signing-certificate-v2 is SHA-256, or for GOST signatures Streebog of the
+/// signature's size, as CryptoPro writes it (Russian qualified signatures use GOST only).
 pub fn signed_attributes(
     content: &[u8],
     signer: &CertInfo,
@@ -91,9 +96,17 @@ pub fn signed_attributes(
     at: time::OffsetDateTime,
 ) -> Result<SetOfVec<Attribute>> {
     let tbs = signer.cert.tbs_certificate();
+    let (hash_algorithm, cert_hash) = match digest {
+        DigestAlg::Streebog256 | DigestAlg::Streebog512 => (
+            Some(digest.algorithm_identifier()),
+            digest.digest(&signer.der),
+        ),
+        DigestAlg::Sha256 | DigestAlg::Sha384 => (None, Sha256::digest(&signer.der).to_vec()),
+    };
     let ess = SigningCertificateV2 {
         certs: vec![EssCertIdV2 {
-            cert_hash: OctetString::new(Sha256::digest(&signer.der).to_vec()).map_err(der_err)?,
+            hash_algorithm,
+            cert_hash: OctetString::new(cert_hash).map_err(der_err)?,
             issuer_serial: IssuerSerial {
                 issuer: vec![GeneralName::DirectoryName(tbs.issuer().clone())],
                 serial_number: tbs.serial_number().clone(),

@@ -5,7 +5,8 @@
 //! [`discovery`] finds modules, [`token`] talks PKCS#11, [`certinfo`] reads certificates,
 //! [`pin`] asks for PINs, [`envelope`] builds CMS, [`sign`] ties them together, and
 //! [`backend`] serves the native-messaging commands with them.
-#![forbid(unsafe_code)]
+// `unsafe` lives only in `token::raw` (PKCS#11 calls cryptoki cannot make), which allows it.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod backend;

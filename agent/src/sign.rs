@@ -7,9 +7,11 @@ use crate::envelope::{self, Parts};
 use crate::error::{AgentError, Result};
 use crate::pin::{PinContext, PinSource};
 use crate::token::inventory::{Inventory, TokenCertificate};
-use crate::token::{login, mechanism, token_error};
+use crate::token::mechanism::TokenMechanism;
+use crate::token::{login, mechanism, raw, token_error};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
+use der::Decode;
 use time::OffsetDateTime;
 use tokenconfirm_wire::challenge::{Challenge, ChallengeError};
 use tokenconfirm_wire::error::ErrorCode;
@@ -97,11 +99,7 @@ pub fn sign(
 ) -> Result<Signed> {
     check_request(req)?;
     let cert = inventory.select(req.certificate.as_deref())?;
-    let offered = cert
-        .module
-        .ctx
-        .get_mechanism_list(cert.slot)
-        .unwrap_or_default();
+    let offered = offered_mechanisms(cert);
     let plan = mechanism::choose(&cert.info.key, &offered, rsa)?;
     let statement = Statement::new(req.challenge.clone(), req.origin.clone(), &cert.info.der)
         .to_canonical_bytes();
@@ -181,6 +179,9 @@ fn sign_logged_in(
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Vec<u8>> {
     let key = find_private_key(session, cert)?;
+    if let crate::certinfo::KeyKind::Gost { param_set, .. } = cert.info.key {
+        check_gost_parameters(session, cert, key, param_set)?;
+    }
     let (mechanism, input) = plan.token_input(to_be_signed);
     let always_auth = session
         .get_attributes(key, &[AttributeType::AlwaysAuthenticate])
@@ -188,30 +189,52 @@ fn sign_logged_in(
         .into_iter()
         .flatten()
         .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
-    let raw = if always_auth {
-        // C_SignInit, then the context-specific login, then the data (PKCS#11 §5.1).
-        session
-            .sign_init(&mechanism, key)
-            .map_err(|e| token_error("C_SignInit", e))?;
-        login::login(
-            &cert.module,
-            cert.slot,
-            session,
-            pins,
-            context,
-            true,
-            cancelled,
-        )?;
-        session
-            .sign_update(&input)
-            .map_err(|e| token_error("C_SignUpdate", e))?;
-        session
-            .sign_final()
-            .map_err(|e| token_error("C_SignFinal", e))?
-    } else {
-        session
+    // With CKA_ALWAYS_AUTHENTICATE: C_SignInit, then the context-specific login, then the
+    // data (PKCS#11 §5.1).
+    let context_login = || {
+        if always_auth {
+            login::login(
+                &cert.module,
+                cert.slot,
+                session,
+                pins,
+                context.clone(),
+                true,
+                cancelled,
+            )
+        } else {
+            Ok(())
+        }
+    };
+    let raw = match mechanism {
+        TokenMechanism::Raw(value) => {
+            let path = cert.module.path.as_path();
+            let failed = |what: &str, e: raw::RawError| match e {
+                raw::RawError::Module(e) => token_error(what, e),
+                raw::RawError::Load(e) => {
+                    AgentError::new(ErrorCode::SigningFailed, format!("{what}: {e}"))
+                }
+            };
+            raw::sign_init(path, session.handle(), value, key.handle())
+                .map_err(|e| failed("C_SignInit", e))?;
+            context_login()?;
+            raw::sign(path, session.handle(), &input).map_err(|e| failed("C_Sign", e))?
+        }
+        TokenMechanism::Known(mechanism) if always_auth => {
+            session
+                .sign_init(&mechanism, key)
+                .map_err(|e| token_error("C_SignInit", e))?;
+            context_login()?;
+            session
+                .sign_update(&input)
+                .map_err(|e| token_error("C_SignUpdate", e))?;
+            session
+                .sign_final()
+                .map_err(|e| token_error("C_SignFinal", e))?
+        }
+        TokenMechanism::Known(mechanism) => session
             .sign(&mechanism, key, &input)
-            .map_err(|e| token_error("C_Sign", e))?
+            .map_err(|e| token_error("C_Sign", e))?,
     };
     plan.finish(&cert.info.key, raw)
 }
@@ -254,17 +277,25 @@ pub fn find_private_key(session: &Session, cert: &TokenCertificate) -> Result<Ob
     let ec_point = der::asn1::OctetString::new(cert.info.public_key_bytes())
         .ok()
         .and_then(|o| der::Encode::to_der(&o).ok());
+    // GOST public keys keep X‖Y in CKA_VALUE: the OCTET STRING inside the certificate's key.
+    let gost_value = match cert.info.key {
+        crate::certinfo::KeyKind::Gost { .. } => {
+            der::asn1::OctetString::from_der(cert.info.public_key_bytes())
+                .ok()
+                .map(|o| o.as_bytes().to_vec())
+        }
+        _ => None,
+    };
     for public in find(&[Attribute::Class(ObjectClass::PUBLIC_KEY)])? {
-        let attrs = session
-            .get_attributes(
-                public,
-                &[
-                    AttributeType::EcPoint,
-                    AttributeType::Modulus,
-                    AttributeType::Id,
-                ],
-            )
-            .unwrap_or_default();
+        let mut wanted = vec![
+            AttributeType::EcPoint,
+            AttributeType::Modulus,
+            AttributeType::Id,
+        ];
+        if gost_value.is_some() {
+            wanted.push(AttributeType::Value);
+        }
+        let attrs = session.get_attributes(public, &wanted).unwrap_or_default();
         let same_key = attrs.iter().any(|a| match a {
             Attribute::EcPoint(p) => {
                 ec_point.as_deref() == Some(p.as_slice())
@@ -273,6 +304,7 @@ pub fn find_private_key(session: &Session, cert: &TokenCertificate) -> Result<Ob
             Attribute::Modulus(m) => modulus
                 .as_deref()
                 .is_some_and(|n| strip_zeros(m) == strip_zeros(n)),
+            Attribute::Value(v) => gost_value.as_deref() == Some(v.as_slice()),
             _ => false,
         });
         let id = attrs.iter().find_map(|a| match a {
@@ -297,6 +329,66 @@ pub fn find_private_key(session: &Session, cert: &TokenCertificate) -> Result<Ob
             hex(&cert.key_id)
         ),
     ))
+}
+
+/// CKA_GOSTR3410_PARAMS.
+const CKA_GOSTR3410_PARAMS: cryptoki_sys::CK_ATTRIBUTE_TYPE = 0x250;
+
+/// Refuses a GOST private key whose CKA_GOSTR3410_PARAMS names another parameter set than the
+/// certificate's key (aliases count as the same set). A key without the attribute passes; the
+/// self-check after signing still catches a wrong key.
+fn check_gost_parameters(
+    session: &Session,
+    cert: &TokenCertificate,
+    key: ObjectHandle,
+    certificate_set: &str,
+) -> Result<()> {
+    let params = match raw::attribute(
+        &cert.module.path,
+        session.handle(),
+        key.handle(),
+        CKA_GOSTR3410_PARAMS,
+    ) {
+        Ok(Some(params)) => params,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            tracing::debug!("CKA_GOSTR3410_PARAMS: {e}");
+            return Ok(());
+        }
+    };
+    let token_set = der::asn1::ObjectIdentifier::from_der(&params)
+        .ok()
+        .and_then(|oid| tokenconfirm_gost::param_set(&oid))
+        .map(|set| set.name);
+    match token_set {
+        Some(name) if name == certificate_set => Ok(()),
+        other => Err(AgentError::new(
+            ErrorCode::KeyNotFound,
+            format!(
+                "the key with CKA_ID {} is on GOST parameter set {}, the certificate's on {certificate_set}",
+                hex(&cert.key_id),
+                other.unwrap_or("(unknown)")
+            ),
+        )),
+    }
+}
+
+/// The slot's mechanisms as raw CKM_ values, vendor-defined ones included (`cryptoki` drops
+/// those it does not know, among them every GOST mechanism); empty when the module will not say.
+fn offered_mechanisms(cert: &TokenCertificate) -> Vec<cryptoki_sys::CK_MECHANISM_TYPE> {
+    match raw::mechanism_list(&cert.module.path, cert.slot.id()) {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::debug!("C_GetMechanismList: {e}");
+            cert.module
+                .ctx
+                .get_mechanism_list(cert.slot)
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        }
+    }
 }
 
 fn strip_zeros(bytes: &[u8]) -> &[u8] {

@@ -11,7 +11,8 @@ pub mod cms;
 pub mod cms_parts;
 pub mod digest;
 pub mod error;
-pub mod gost;
+/// GOST R 34.10-2012 verification (the `tokenconfirm-gost` crate).
+pub use tokenconfirm_gost as gost;
 pub mod identity;
 pub mod input;
 pub mod path;

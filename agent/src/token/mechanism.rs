@@ -6,6 +6,7 @@ use crate::config::RsaScheme;
 use crate::error::{AgentError, Result};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki_sys::CK_MECHANISM_TYPE;
 use der::asn1::{Any, ObjectIdentifier as Oid};
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256, Sha384};
@@ -19,6 +20,24 @@ pub enum DigestAlg {
     Sha256,
     /// SHA-384.
     Sha384,
+    /// GOST R 34.11-2012 (Streebog) 256.
+    Streebog256,
+    /// GOST R 34.11-2012 (Streebog) 512.
+    Streebog512,
+}
+
+/// GOST signature mechanisms: PKCS#11 2.40 and the TC26 vendor range (base 0xD4321000).
+pub mod gost {
+    use cryptoki_sys::CK_MECHANISM_TYPE;
+    /// CKM_GOSTR3410: raw GOST R 34.10 over a digest the host computed (256-bit keys; some
+    /// modules accept it for 512-bit keys too).
+    pub const GOSTR3410: CK_MECHANISM_TYPE = 0x1201;
+    /// CKM_GOSTR3410_512 (TC26): raw GOST R 34.10-2012 512 over a digest.
+    pub const GOSTR3410_512: CK_MECHANISM_TYPE = 0xD432_1006;
+    /// CKM_GOSTR3410_WITH_GOSTR3411_12_256 (TC26): the token hashes with Streebog-256.
+    pub const WITH_GOSTR3411_12_256: CK_MECHANISM_TYPE = 0xD432_1008;
+    /// CKM_GOSTR3410_WITH_GOSTR3411_12_512 (TC26): the token hashes with Streebog-512.
+    pub const WITH_GOSTR3411_12_512: CK_MECHANISM_TYPE = 0xD432_1009;
 }
 
 impl DigestAlg {
@@ -27,6 +46,12 @@ impl DigestAlg {
         match self {
             DigestAlg::Sha256 => Sha256::digest(data).to_vec(),
             DigestAlg::Sha384 => Sha384::digest(data).to_vec(),
+            DigestAlg::Streebog256 => {
+                tokenconfirm_gost::streebog(tokenconfirm_gost::Size::Bits256, data)
+            }
+            DigestAlg::Streebog512 => {
+                tokenconfirm_gost::streebog(tokenconfirm_gost::Size::Bits512, data)
+            }
         }
     }
 
@@ -35,14 +60,20 @@ impl DigestAlg {
         match self {
             DigestAlg::Sha256 => oid::SHA256,
             DigestAlg::Sha384 => oid::SHA384,
+            DigestAlg::Streebog256 => oid::STREEBOG256,
+            DigestAlg::Streebog512 => oid::STREEBOG512,
         }
     }
 
-    /// AlgorithmIdentifier with absent parameters (RFC 5754 §2).
+    /// AlgorithmIdentifier: SHA-2 with absent parameters (RFC 5754 §2); Streebog with NULL
+    /// parameters, as CryptoPro and OpenSSL's gost engine write it.
     pub fn algorithm_identifier(self) -> AlgorithmIdentifierOwned {
         AlgorithmIdentifierOwned {
             oid: self.oid(),
-            parameters: None,
+            parameters: match self {
+                DigestAlg::Sha256 | DigestAlg::Sha384 => None,
+                DigestAlg::Streebog256 | DigestAlg::Streebog512 => Some(Any::null()),
+            },
         }
     }
 
@@ -56,6 +87,8 @@ impl DigestAlg {
                 0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
                 0x02, 0x05, 0x00, 0x04, 0x30,
             ],
+            // RSA is never planned with Streebog.
+            DigestAlg::Streebog256 | DigestAlg::Streebog512 => &[],
         }
     }
 }
@@ -77,6 +110,25 @@ pub enum Scheme {
         /// The token hashes.
         combined: bool,
     },
+    /// GOST R 34.10-2012: `mechanism` is one of [`gost`]'s; with `token_hashes` the token
+    /// gets the message (combined TC26 mechanism), otherwise the host's Streebog digest.
+    /// The token returns s‖r big-endian, which is also the CMS signature value.
+    Gost {
+        /// The CKM_ value.
+        mechanism: CK_MECHANISM_TYPE,
+        /// The token hashes.
+        token_hashes: bool,
+    },
+}
+
+/// How C_SignInit is called: through `cryptoki`, or (for mechanisms `cryptoki` cannot name)
+/// through [`super::raw`] with a parameterless mechanism value.
+#[derive(Debug)]
+pub enum TokenMechanism {
+    /// A mechanism `cryptoki` knows.
+    Known(Mechanism<'static>),
+    /// A parameterless mechanism by its raw CKM_ value.
+    Raw(CK_MECHANISM_TYPE),
 }
 
 /// Everything needed to produce one signature with one key.
@@ -90,10 +142,12 @@ pub struct Plan {
 
 const PSS_SALT_LEN: u64 = 32;
 
-/// Picks a plan for `key` given the token's mechanisms (empty = unknown: assume the basic
-/// raw mechanisms exist and let the token say otherwise).
-pub fn choose(key: &KeyKind, offered: &[MechanismType], rsa: RsaScheme) -> Result<Plan> {
-    let has = |m: MechanismType| offered.is_empty() || offered.contains(&m);
+/// Picks a plan for `key` given the token's mechanisms as raw CKM_ values (empty = unknown:
+/// assume the basic raw mechanisms exist and let the token say otherwise). Where the token
+/// offers a mechanism that hashes inside it, that one is preferred.
+pub fn choose(key: &KeyKind, offered: &[CK_MECHANISM_TYPE], rsa: RsaScheme) -> Result<Plan> {
+    let offers = |m: CK_MECHANISM_TYPE| offered.contains(&m);
+    let has = |m: MechanismType| offered.is_empty() || offers(m.into());
     let unsupported =
         |what: &str| AgentError::new(ErrorCode::UnsupportedMechanism, what.to_owned());
     match key {
@@ -118,14 +172,14 @@ pub fn choose(key: &KeyKind, offered: &[MechanismType], rsa: RsaScheme) -> Resul
                     format!("RSA-{bits} is below 2048 bits"),
                 ));
             }
-            let pkcs1 = if offered.contains(&MechanismType::SHA256_RSA_PKCS) {
+            let pkcs1 = if offers(MechanismType::SHA256_RSA_PKCS.into()) {
                 Some(Scheme::RsaPkcs1 { combined: true })
             } else if has(MechanismType::RSA_PKCS) {
                 Some(Scheme::RsaPkcs1 { combined: false })
             } else {
                 None
             };
-            let pss = if offered.contains(&MechanismType::SHA256_RSA_PKCS_PSS) {
+            let pss = if offers(MechanismType::SHA256_RSA_PKCS_PSS.into()) {
                 Some(Scheme::RsaPss { combined: true })
             } else if has(MechanismType::RSA_PKCS_PSS) {
                 Some(Scheme::RsaPss { combined: false })
@@ -142,6 +196,40 @@ pub fn choose(key: &KeyKind, offered: &[MechanismType], rsa: RsaScheme) -> Resul
                 scheme,
             })
         }
+        KeyKind::Gost { bits, .. } => {
+            let (digest, combined, raw) = if *bits == 256 {
+                (
+                    DigestAlg::Streebog256,
+                    gost::WITH_GOSTR3411_12_256,
+                    gost::GOSTR3410,
+                )
+            } else {
+                (
+                    DigestAlg::Streebog512,
+                    gost::WITH_GOSTR3411_12_512,
+                    gost::GOSTR3410_512,
+                )
+            };
+            let (mechanism, token_hashes) = if offers(combined) {
+                (combined, true)
+            } else if offered.is_empty() || offers(raw) {
+                (raw, false)
+            } else if offers(gost::GOSTR3410) {
+                // Modules that predate the TC26 range sign 512-bit keys with CKM_GOSTR3410.
+                (gost::GOSTR3410, false)
+            } else {
+                return Err(unsupported(&format!(
+                    "token offers no GOST R 34.10-2012 {bits} signature mechanism"
+                )));
+            };
+            Ok(Plan {
+                digest,
+                scheme: Scheme::Gost {
+                    mechanism,
+                    token_hashes,
+                },
+            })
+        }
         KeyKind::Other(what) => Err(AgentError::new(ErrorCode::UnsupportedKey, what.clone())),
     }
 }
@@ -156,23 +244,34 @@ impl Plan {
     }
 
     /// The mechanism and the bytes to pass to C_Sign for signing `message`.
-    pub fn token_input(&self, message: &[u8]) -> (Mechanism<'static>, Vec<u8>) {
+    pub fn token_input(&self, message: &[u8]) -> (TokenMechanism, Vec<u8>) {
         let digest = || self.digest.digest(message);
+        let known = TokenMechanism::Known;
         match self.scheme {
-            Scheme::Ecdsa => (Mechanism::Ecdsa, digest()),
-            Scheme::RsaPkcs1 { combined: true } => (Mechanism::Sha256RsaPkcs, message.to_vec()),
+            Scheme::Ecdsa => (known(Mechanism::Ecdsa), digest()),
+            Scheme::RsaPkcs1 { combined: true } => {
+                (known(Mechanism::Sha256RsaPkcs), message.to_vec())
+            }
             Scheme::RsaPkcs1 { combined: false } => {
                 let mut info = self.digest.digest_info_prefix().to_vec();
                 info.extend(digest());
-                (Mechanism::RsaPkcs, info)
+                (known(Mechanism::RsaPkcs), info)
             }
             Scheme::RsaPss { combined: true } => (
-                Mechanism::Sha256RsaPkcsPss(Self::pss_params()),
+                known(Mechanism::Sha256RsaPkcsPss(Self::pss_params())),
                 message.to_vec(),
             ),
             Scheme::RsaPss { combined: false } => {
-                (Mechanism::RsaPkcsPss(Self::pss_params()), digest())
+                (known(Mechanism::RsaPkcsPss(Self::pss_params())), digest())
             }
+            Scheme::Gost {
+                mechanism,
+                token_hashes: true,
+            } => (TokenMechanism::Raw(mechanism), message.to_vec()),
+            Scheme::Gost {
+                mechanism,
+                token_hashes: false,
+            } => (TokenMechanism::Raw(mechanism), digest()),
         }
     }
 
@@ -192,6 +291,18 @@ impl Plan {
                 .map(|s| s.to_der().as_bytes().to_vec())
                 .map_err(|e| bad(e.to_string())),
             (Scheme::Ecdsa, _) => Err(bad("ECDSA plan for a non-EC key".into())),
+            (Scheme::Gost { .. }, KeyKind::Gost { bits, .. }) => {
+                let want = usize::from(*bits) / 4;
+                if raw.len() == want {
+                    Ok(raw)
+                } else {
+                    Err(bad(format!(
+                        "{} bytes where GOST R 34.10-2012 {bits} gives {want}",
+                        raw.len()
+                    )))
+                }
+            }
+            (Scheme::Gost { .. }, _) => Err(bad("GOST plan for a non-GOST key".into())),
             _ => Ok(raw),
         }
     }
@@ -214,6 +325,16 @@ impl Plan {
             Scheme::RsaPss { .. } => AlgorithmIdentifierOwned {
                 oid: oid::RSASSA_PSS,
                 parameters: Some(pss_parameters()?),
+            },
+            // The key algorithm with NULL, as CryptoPro and OpenSSL's gost engine write
+            // SignerInfo.signatureAlgorithm for GOST (RFC 4490 §3.2).
+            Scheme::Gost { .. } => AlgorithmIdentifierOwned {
+                oid: if self.digest == DigestAlg::Streebog256 {
+                    tokenconfirm_gost::KEY_256
+                } else {
+                    tokenconfirm_gost::KEY_512
+                },
+                parameters: Some(Any::null()),
             },
         })
     }
@@ -252,6 +373,19 @@ impl Plan {
                 let sig =
                     rsa::pss::Signature::try_from(signature).map_err(|e| failed(e.to_string()))?;
                 vk.verify(message, &sig).map_err(|e| failed(e.to_string()))
+            }
+            (KeyKind::Gost { bits, .. }, Scheme::Gost { .. }) => {
+                let size = if *bits == 256 {
+                    tokenconfirm_gost::Size::Bits256
+                } else {
+                    tokenconfirm_gost::Size::Bits512
+                };
+                let spki = cert.cert.tbs_certificate().subject_public_key_info();
+                let (set, public) = tokenconfirm_gost::public_key(spki, size)
+                    .map_err(|e| failed(format!("{e:?}")))?;
+                let digest = tokenconfirm_gost::streebog(size, message);
+                tokenconfirm_gost::verify_digest(set, &public, &digest, signature)
+                    .map_err(|e| failed(format!("GOST signature does not verify: {e:?}")))
             }
             (other, scheme) => Err(failed(format!(
                 "no self-check for {other:?} with {scheme:?}"
@@ -302,7 +436,12 @@ mod tests {
 
     #[test]
     fn ec_keys_use_raw_ecdsa_with_matching_hash() {
-        let p = choose(&KeyKind::EcP384, &[MechanismType::ECDSA], RsaScheme::Pkcs1).unwrap();
+        let p = choose(
+            &KeyKind::EcP384,
+            &[CK_MECHANISM_TYPE::from(MechanismType::ECDSA)],
+            RsaScheme::Pkcs1,
+        )
+        .unwrap();
         assert_eq!(
             p,
             Plan {
@@ -312,7 +451,7 @@ mod tests {
         );
         let e = choose(
             &KeyKind::EcP256,
-            &[MechanismType::RSA_PKCS],
+            &[CK_MECHANISM_TYPE::from(MechanismType::RSA_PKCS)],
             RsaScheme::Pkcs1,
         )
         .unwrap_err();
@@ -326,18 +465,22 @@ mod tests {
             pss_only: false,
         };
         let both = [
-            MechanismType::RSA_PKCS,
-            MechanismType::SHA256_RSA_PKCS,
-            MechanismType::RSA_PKCS_PSS,
+            CK_MECHANISM_TYPE::from(MechanismType::RSA_PKCS),
+            CK_MECHANISM_TYPE::from(MechanismType::SHA256_RSA_PKCS),
+            CK_MECHANISM_TYPE::from(MechanismType::RSA_PKCS_PSS),
         ];
         assert_eq!(
             choose(&rsa, &both, RsaScheme::Pkcs1).unwrap().scheme,
             Scheme::RsaPkcs1 { combined: true }
         );
         assert_eq!(
-            choose(&rsa, &[MechanismType::RSA_PKCS], RsaScheme::Pkcs1)
-                .unwrap()
-                .scheme,
+            choose(
+                &rsa,
+                &[CK_MECHANISM_TYPE::from(MechanismType::RSA_PKCS)],
+                RsaScheme::Pkcs1
+            )
+            .unwrap()
+            .scheme,
             Scheme::RsaPkcs1 { combined: false }
         );
         assert_eq!(
@@ -345,9 +488,13 @@ mod tests {
             Scheme::RsaPss { combined: false }
         );
         assert_eq!(
-            choose(&rsa, &[MechanismType::RSA_PKCS_PSS], RsaScheme::Pkcs1)
-                .unwrap()
-                .scheme,
+            choose(
+                &rsa,
+                &[CK_MECHANISM_TYPE::from(MechanismType::RSA_PKCS_PSS)],
+                RsaScheme::Pkcs1
+            )
+            .unwrap()
+            .scheme,
             Scheme::RsaPss { combined: false }
         );
         let pss_key = KeyKind::Rsa {
@@ -355,9 +502,13 @@ mod tests {
             pss_only: true,
         };
         assert_eq!(
-            choose(&pss_key, &[MechanismType::RSA_PKCS], RsaScheme::Pkcs1)
-                .unwrap_err()
-                .code,
+            choose(
+                &pss_key,
+                &[CK_MECHANISM_TYPE::from(MechanismType::RSA_PKCS)],
+                RsaScheme::Pkcs1
+            )
+            .unwrap_err()
+            .code,
             ErrorCode::UnsupportedMechanism
         );
         let small = KeyKind::Rsa {
@@ -367,6 +518,105 @@ mod tests {
         assert_eq!(
             choose(&small, &both, RsaScheme::Pkcs1).unwrap_err().code,
             ErrorCode::UnsupportedKey
+        );
+    }
+
+    #[test]
+    fn gost_keys_prefer_the_combined_tc26_mechanism_then_raw() {
+        let g256 = KeyKind::Gost {
+            bits: 256,
+            param_set: "tc26-256-A",
+        };
+        let g512 = KeyKind::Gost {
+            bits: 512,
+            param_set: "tc26-512-A",
+        };
+        let plan = |key: &KeyKind, offered: &[CK_MECHANISM_TYPE]| {
+            choose(key, offered, RsaScheme::Pkcs1).map(|p| (p.digest, p.scheme))
+        };
+        let gost = |mechanism, token_hashes| Scheme::Gost {
+            mechanism,
+            token_hashes,
+        };
+        let all = [
+            gost::GOSTR3410,
+            gost::GOSTR3410_512,
+            gost::WITH_GOSTR3411_12_256,
+            gost::WITH_GOSTR3411_12_512,
+        ];
+        assert_eq!(
+            plan(&g256, &all).unwrap(),
+            (
+                DigestAlg::Streebog256,
+                gost(gost::WITH_GOSTR3411_12_256, true)
+            )
+        );
+        assert_eq!(
+            plan(&g512, &all).unwrap(),
+            (
+                DigestAlg::Streebog512,
+                gost(gost::WITH_GOSTR3411_12_512, true)
+            )
+        );
+        assert_eq!(
+            plan(&g256, &[gost::GOSTR3410]).unwrap().1,
+            gost(gost::GOSTR3410, false)
+        );
+        assert_eq!(
+            plan(&g512, &[]).unwrap().1,
+            gost(gost::GOSTR3410_512, false)
+        );
+        assert_eq!(
+            plan(&g512, &[gost::GOSTR3410]).unwrap().1,
+            gost(gost::GOSTR3410, false)
+        );
+        assert_eq!(
+            plan(&g256, &[CK_MECHANISM_TYPE::from(MechanismType::ECDSA)])
+                .unwrap_err()
+                .code,
+            ErrorCode::UnsupportedMechanism
+        );
+    }
+
+    #[test]
+    fn gost_plans_hash_on_the_host_only_for_raw_mechanisms() {
+        let raw = Plan {
+            digest: DigestAlg::Streebog256,
+            scheme: Scheme::Gost {
+                mechanism: gost::GOSTR3410,
+                token_hashes: false,
+            },
+        };
+        let (mechanism, input) = raw.token_input(b"abc");
+        assert!(matches!(mechanism, TokenMechanism::Raw(gost::GOSTR3410)));
+        assert_eq!(
+            input,
+            tokenconfirm_gost::streebog(tokenconfirm_gost::Size::Bits256, b"abc")
+        );
+        let combined = Plan {
+            digest: DigestAlg::Streebog512,
+            scheme: Scheme::Gost {
+                mechanism: gost::WITH_GOSTR3411_12_512,
+                token_hashes: true,
+            },
+        };
+        assert_eq!(combined.token_input(b"abc").1, b"abc");
+        // SignerInfo.signatureAlgorithm is the key algorithm with NULL, as OpenSSL writes it.
+        let alg = combined.signature_algorithm().unwrap();
+        assert_eq!(alg.oid, tokenconfirm_gost::KEY_512);
+        assert_eq!(alg.parameters, Some(Any::null()));
+        let digest = DigestAlg::Streebog512.algorithm_identifier();
+        assert_eq!(digest.oid, oid::STREEBOG512);
+        assert_eq!(digest.parameters, Some(Any::null()));
+        // The token's s‖r passes through, at the length the key size gives.
+        let key = KeyKind::Gost {
+            bits: 512,
+            param_set: "tc26-512-A",
+        };
+        assert_eq!(combined.finish(&key, vec![7; 128]).unwrap().len(), 128);
+        assert_eq!(
+            combined.finish(&key, vec![7; 64]).unwrap_err().code,
+            ErrorCode::SigningFailed
         );
     }
 

@@ -4,6 +4,7 @@ pub mod inventory;
 pub mod login;
 pub mod mechanism;
 pub mod module;
+pub mod raw;
 
 use crate::error::AgentError;
 use cryptoki::error::{Error as CkError, RvError};

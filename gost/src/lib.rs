@@ -2,6 +2,11 @@
 //! Rust, for every TC26 and CryptoPro parameter set. Byte conventions (RFC 4491, RFC 9215):
 //! public key X‖Y little-endian inside an OCTET STRING; e = Streebog digest read
 //! little-endian mod q (0 → 1); signature s‖r big-endian; 0 < r, s < q.
+//!
+//! Verification only: nothing here signs, and nothing here needs to be constant-time (all
+//! inputs are public).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod curve;
 mod field;
