@@ -100,6 +100,7 @@ struct RawToken {
     user_pin: toml::Value,
     max_pin_retries: Option<i64>,
     state_file: Option<PathBuf>,
+    mechanisms: Option<Vec<String>>,
     #[serde(default, rename = "key")]
     keys: Vec<RawKey>,
 }
@@ -134,6 +135,9 @@ pub struct TokenConfig {
     pub max_pin_retries: u32,
     /// The retry counter file (absolute or relative to the working directory).
     pub state_file: PathBuf,
+    /// The mechanisms the token offers (all four unless the file restricts them, to play a
+    /// token that only has the raw or only the hashing ones).
+    pub mechanisms: Vec<crate::mechanism::Mechanism>,
     /// Key pairs.
     pub keys: Vec<KeyConfig>,
 }
@@ -146,6 +150,7 @@ impl std::fmt::Debug for TokenConfig {
             .field("user_pin", &"<redacted>")
             .field("max_pin_retries", &self.max_pin_retries)
             .field("state_file", &self.state_file)
+            .field("mechanisms", &self.mechanisms)
             .field("keys", &self.keys)
             .finish()
     }
@@ -240,6 +245,28 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Config, ConfigE
                 .state_file
                 .unwrap_or_else(|| PathBuf::from(format!("{}.pin-state", token.serial))),
         );
+        let mechanisms = match token.mechanisms {
+            None => crate::mechanism::ALL.to_vec(),
+            Some(names) => {
+                let mut list = Vec::with_capacity(names.len());
+                for name in &names {
+                    let m = crate::mechanism::Mechanism::from_name(name).ok_or_else(|| {
+                        invalid(
+                            what("mechanisms"),
+                            "names CKM_GOSTR3410, CKM_GOSTR3410_512, \
+                             CKM_GOSTR3410_WITH_GOSTR3411_12_256 or _12_512 only",
+                        )
+                    })?;
+                    if !list.contains(&m) {
+                        list.push(m);
+                    }
+                }
+                if list.is_empty() {
+                    return Err(invalid(what("mechanisms"), "must name at least one"));
+                }
+                list
+            }
+        };
         let mut keys: Vec<KeyConfig> = Vec::with_capacity(token.keys.len());
         for (k, key) in token.keys.into_iter().enumerate() {
             let what = |field: &str| format!("token #{} key #{} {field}", t + 1, k + 1);
@@ -261,6 +288,7 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Config, ConfigE
             user_pin,
             max_pin_retries,
             state_file,
+            mechanisms,
             keys,
         });
     }
@@ -334,6 +362,24 @@ state_file = "s/second.state"
         assert_eq!(c.tokens[1].max_pin_retries, 3);
         assert_eq!(c.tokens[1].state_file, Path::new("/etc/tok/s/second.state"));
         assert!(!format!("{c:?}").contains("12345678"));
+    }
+
+    #[test]
+    fn mechanisms_can_be_restricted_by_name() {
+        let base = "[[token]]\nlabel=\"a\"\nserial=\"b\"\nuser_pin=\"12345678\"\n";
+        assert_eq!(p(base).unwrap().tokens[0].mechanisms.len(), 4);
+        let raw_only = format!("{base}mechanisms=[\"CKM_GOSTR3410\", \"CKM_GOSTR3410_512\"]\n");
+        assert_eq!(
+            p(&raw_only).unwrap().tokens[0].mechanisms,
+            [
+                crate::mechanism::Mechanism::Raw256,
+                crate::mechanism::Mechanism::Raw512
+            ]
+        );
+        for bad in ["mechanisms=[]\n", "mechanisms=[\"CKM_ECDSA\"]\n"] {
+            let e = p(&format!("{base}{bad}")).unwrap_err().to_string();
+            assert!(e.contains("mechanisms"), "{e}");
+        }
     }
 
     #[test]

@@ -46,3 +46,41 @@ pub mod sign;
 pub mod token;
 
 pub use error::Error;
+
+/// For tests in this workspace that load the module built alongside them.
+pub mod built {
+    use std::path::PathBuf;
+
+    /// The shared library's file name.
+    pub const FILE_NAME: &str = "libtokenconfirm_gost_token.so";
+
+    /// The cdylib cargo built next to the running test binary (in its `deps/` directory or the
+    /// profile directory above it), else under `$CARGO_TARGET_DIR` or `target/{debug,release}`;
+    /// `$TOKENCONFIRM_GOST_TOKEN_MODULE` overrides. `Err` lists where it looked.
+    pub fn module() -> Result<PathBuf, String> {
+        if let Some(path) = std::env::var_os("TOKENCONFIRM_GOST_TOKEN_MODULE") {
+            return Ok(PathBuf::from(path));
+        }
+        let mut candidates = Vec::new();
+        if let Ok(exe) = std::env::current_exe() {
+            if let Some(deps) = exe.parent() {
+                candidates.push(deps.join(FILE_NAME));
+                if let Some(profile) = deps.parent() {
+                    candidates.push(profile.join(FILE_NAME));
+                }
+            }
+        }
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        for profile in ["debug", "release"] {
+            candidates.push(target.join(profile).join(FILE_NAME));
+        }
+        candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+            format!(
+                "{FILE_NAME} not found (looked at {candidates:?}); build it with \
+                 `cargo build -p tokenconfirm-gost-token` or set TOKENCONFIRM_GOST_TOKEN_MODULE"
+            )
+        })
+    }
+}

@@ -53,6 +53,21 @@ impl Mechanism {
         ALL.into_iter().find(|m| m.mechanism_type() == t)
     }
 
+    /// The mechanism its PKCS#11 name names (`CKM_GOSTR3410`, …), as the config file lists it.
+    pub fn from_name(name: &str) -> Option<Mechanism> {
+        ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The PKCS#11 name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Raw256 => "CKM_GOSTR3410",
+            Mechanism::Raw512 => "CKM_GOSTR3410_512",
+            Mechanism::Hash256 => "CKM_GOSTR3410_WITH_GOSTR3411_12_256",
+            Mechanism::Hash512 => "CKM_GOSTR3410_WITH_GOSTR3411_12_512",
+        }
+    }
+
     /// The PKCS#11 mechanism type.
     pub fn mechanism_type(self) -> CK_MECHANISM_TYPE {
         match self {

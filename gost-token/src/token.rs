@@ -60,6 +60,7 @@ struct Token {
     pin: Zeroizing<Vec<u8>>,
     max_retries: u32,
     state_file: std::path::PathBuf,
+    mechanisms: Vec<Mechanism>,
     objects: Vec<Object>,
     logged_in: bool,
 }
@@ -352,6 +353,7 @@ impl Token {
             pin: cfg.user_pin,
             max_retries: cfg.max_pin_retries,
             state_file: cfg.state_file,
+            mechanisms: cfg.mechanisms,
             objects,
             logged_in: false,
         })
@@ -500,8 +502,8 @@ impl Library {
 
     /// `C_GetMechanismList`.
     pub fn mechanism_list(&self, slot: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
-        self.token(slot)?;
-        Ok(mechanism::ALL.iter().map(|m| m.mechanism_type()).collect())
+        let (_, token) = self.token(slot)?;
+        Ok(token.mechanisms.iter().map(|m| m.mechanism_type()).collect())
     }
 
     /// `C_GetMechanismInfo`.
@@ -510,8 +512,9 @@ impl Library {
         slot: CK_SLOT_ID,
         t: CK_MECHANISM_TYPE,
     ) -> Result<CK_MECHANISM_INFO> {
-        self.token(slot)?;
+        let (_, token) = self.token(slot)?;
         Mechanism::from_type(t)
+            .filter(|m| token.mechanisms.contains(m))
             .map(Mechanism::info)
             .ok_or(Error::MechanismInvalid)
     }
@@ -723,6 +726,9 @@ impl Library {
         }
         let slot = session.slot;
         let token = self.tokens.get(slot).ok_or(Error::General)?;
+        if !token.mechanisms.contains(&mechanism) {
+            return Err(Error::MechanismInvalid);
+        }
         let object = object_index(slot, key)
             .and_then(|i| token.objects.get(i))
             .ok_or(Error::KeyHandleInvalid)?;

@@ -7,38 +7,9 @@ use std::process::{Command, Output, Stdio};
 use tokenconfirm_gost::Size;
 use tokenconfirm_gost_token::key::{parse_certificate, CertificateInfo};
 
-/// The cdylib under test. Cargo builds it together with the rlib the tests link, next to the
-/// test binary's `deps/` directory; `$TOKENCONFIRM_GOST_TOKEN_MODULE` overrides.
+/// The cdylib under test (see [`tokenconfirm_gost_token::built::module`]).
 pub fn module() -> PathBuf {
-    const NAME: &str = "libtokenconfirm_gost_token.so";
-    if let Some(path) = std::env::var_os("TOKENCONFIRM_GOST_TOKEN_MODULE") {
-        return PathBuf::from(path);
-    }
-    let mut candidates = Vec::new();
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(deps) = exe.parent() {
-            candidates.push(deps.join(NAME));
-            if let Some(profile) = deps.parent() {
-                candidates.push(profile.join(NAME));
-            }
-        }
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    for profile in ["debug", "release"] {
-        candidates.push(target.join(profile).join(NAME));
-    }
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "{NAME} not found (looked at {candidates:?}); build it with \
-                 `cargo build -p tokenconfirm-gost-token` or set TOKENCONFIRM_GOST_TOKEN_MODULE"
-            )
-        })
+    tokenconfirm_gost_token::built::module().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs OpenSSL in `dir`; panics with its stderr on failure.
