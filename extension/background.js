@@ -16,6 +16,8 @@ const PROTOCOL = 1;
 const NEEDED = ["hello", "list-certificates", "sign", "cancel", "pin-in-request"];
 const DEFAULT_TIMEOUT_MS = 300000;
 const MAX_TIMEOUT_MS = 3600000;
+const WAIT_DEFAULT_MS = 30000; // wait-for-token (6.5.5)
+const WAIT_MAX_MS = 300000;
 const VERSION = chrome.runtime.getManifest().version;
 
 /** An error response body for `code` with the shared messages. */
@@ -181,6 +183,7 @@ async function confirm(request, origin, tabId, respond) {
   const session = {
     sid, tabId, origin, lang, respond, challenge: request.challenge,
     windowId: null, windowPort: null, agentCalls: new Set(), done: false, timer: null, prefetch: null,
+    waitCall: null, waitForToken: false,
   };
   sessions.set(sid, session);
   byTab.set(tabId, sid);
@@ -190,6 +193,8 @@ async function confirm(request, origin, tabId, respond) {
   if (session.done) return undefined;
   // The agent asks for the PIN itself when configured so (capability `pin-dialog-agent`).
   session.pinDialog = hi.agent.capabilities.includes("pin-dialog-agent") ? "agent" : "window";
+  // The window may wait for reader and card events instead of polling (6.5.5).
+  session.waitForToken = hi.agent.capabilities.includes("wait-for-token");
   // Scan the tokens while the window opens: its first `list` gets this answer.
   session.prefetch = callAgent("list-certificates", {});
   session.agentCalls.add(session.prefetch.id);
@@ -233,6 +238,7 @@ function attachWindow(port) {
     account: session.challenge.account,
     expiresAt: session.challenge.expiresAt,
     pinDialog: session.pinDialog,
+    waitForToken: session.waitForToken,
   });
   port.onDisconnect.addListener(() => {
     session.windowPort = null;
@@ -249,7 +255,37 @@ function attachWindow(port) {
       session.agentCalls.delete(call.id);
       if (session.done) return undefined;
       if (reply.ok) return send({ type: "list-result", ok: true, result: reply.result });
-      return send({ type: "list-result", ok: false, error: { ...fromAgent(reply.error), retriable: !!(reply.error && reply.error.retriable) } });
+      const error = { ...fromAgent(reply.error), retriable: !!(reply.error && reply.error.retriable) };
+      // `no-modules` carries the hints about known cards whose driver is missing.
+      if (reply.error && reply.error.details && typeof reply.error.details === "object") error.details = reply.error.details;
+      return send({ type: "list-result", ok: false, error });
+    }
+    if (msg.type === "wait") {
+      // Wait for a reader or card change (only when the agent can; one wait at a time). `seq`
+      // is echoed so the window can tell the answer to its current wait from a stopped one.
+      const seq = Number.isInteger(msg.seq) ? msg.seq : 0;
+      if (!session.waitForToken) return send({ type: "wait-result", seq, ok: false, error: failure("agent-too-old") });
+      if (session.waitCall) return undefined;
+      const params = {
+        timeoutMs: Number.isInteger(msg.timeoutMs) && msg.timeoutMs >= 0 && msg.timeoutMs <= WAIT_MAX_MS ? msg.timeoutMs : WAIT_DEFAULT_MS,
+      };
+      if (typeof msg.since === "string" && msg.since.length > 0 && msg.since.length <= 64) params.since = msg.since;
+      const call = callAgent("wait-for-token", params);
+      session.waitCall = call;
+      session.agentCalls.add(call.id);
+      const reply = await call.reply;
+      session.agentCalls.delete(call.id);
+      if (session.waitCall === call) session.waitCall = null;
+      if (session.done) return undefined;
+      if (reply.ok) return send({ type: "wait-result", seq, ok: true, result: reply.result });
+      return send({ type: "wait-result", seq, ok: false, error: fromAgent(reply.error) });
+    }
+    if (msg.type === "stop-wait") {
+      if (session.waitCall) {
+        cancelAgent(session.waitCall.id);
+        session.waitCall = null;
+      }
+      return undefined;
     }
     if (msg.type === "sign" && typeof msg.certificateId === "string") {
       const params = { challenge: session.challenge, origin: session.origin, certificateId: msg.certificateId, lang: session.lang };

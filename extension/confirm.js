@@ -8,7 +8,8 @@
 "use strict";
 
 (() => {
-  const POLL_MS = 2000;          // rescan interval while no usable certificate is there
+  const POLL_MS = 2000;          // rescan interval while no usable certificate is there (older agents)
+  const WAIT_MS = 5000;          // wait-for-token round: rescan on a reader/card event, or after this
   const LIST_STALE_MS = 15000;   // a list request unanswered for this long no longer blocks rescans
   const CLOSE_FALLBACK_MS = 1500; // after Cancel, close the window ourselves if the background does not
   const NO_LIMIT = 1024;         // a maxPinLength of 0 or >= 1024 means "no limit" (6.5.3, step 10)
@@ -69,6 +70,9 @@
     insertToken: $("insert-token"),
     insertTokenText: $("insert-token-text"),
     insertTokenWait: $("insert-token-wait"),
+    hints: $("hints"),
+    hintsList: $("hints-list"),
+    hintsWait: $("hints-wait"),
     certList: $("cert-list"),
     noSelectable: $("no-selectable"),
     certsError: $("certs-error"),
@@ -103,7 +107,12 @@
     signPinPad: false,
     listSentAt: 0,         // time the unanswered list request was sent, 0 if none
     pollTimer: 0,
-    polling: false,
+    polling: false,        // looking for certificates by itself (timer or wait-for-token)
+    watching: false,       // a wait-for-token request is outstanding
+    waitSeq: 0,            // sequence number of the current wait
+    waitUnavailable: false, // the agent cannot watch readers (no pcscd, older agent): poll
+    readers: null,         // the readers of the last certificate list (fingerprint, state)
+    hints: [],             // known cards whose driver is missing
     finished: false,       // cancelled, closing, signed, or a non-retriable error: no more signing
     cancelled: false,
     focusedOnce: false,
@@ -290,7 +299,8 @@ function maskSnils(snils) {
       // "/usr/lib/librtpkcs11ecp.so slot 0" -> "librtpkcs11ecp.so slot 0"; the full path is in the tooltip.
       const short = source.replace(/^.*[\\/]/, "") || source;
       const key = p.code === "module-load-failed" ? "problemModule"
-        : p.code === "device-removed" ? "problemRemoved" : "problemToken";
+        : p.code === "device-removed" ? "problemRemoved"
+          : p.code === "token-not-responding" ? "problemNotResponding" : "problemToken";
       const li = document.createElement("li");
       li.textContent = msg(key, [short]);
       if (source) li.title = source;
@@ -298,6 +308,26 @@ function maskSnils(snils) {
       el.problemsList.appendChild(li);
     }
     el.problems.hidden = el.problemsList.children.length === 0;
+  }
+
+  // Known cards in a reader whose driver (PKCS#11 module) is missing: product and what to
+  // install, in the window's language (the agent sends both).
+  function renderHints(hints) {
+    el.hintsList.textContent = "";
+    state.hints = [];
+    for (const h of Array.isArray(hints) ? hints : []) {
+      if (!h || typeof h !== "object" || typeof h.product !== "string" || !h.product) continue;
+      const mine = lang === "ru" ? h.installRu : h.installEn;
+      const other = lang === "ru" ? h.installEn : h.installRu;
+      const install = typeof mine === "string" && mine ? mine : typeof other === "string" ? other : "";
+      const li = document.createElement("li");
+      li.textContent = install ? msg("hintInstall", [h.product, install]) : h.product;
+      if (typeof h.reader === "string") li.title = h.reader;
+      el.hintsList.appendChild(li);
+      state.hints.push(h);
+    }
+    show(el.hintsWait, state.hints.length ? msg("hintsWait") : "");
+    el.hints.hidden = state.hints.length === 0;
   }
 
   function detailLine(label, value, className) {
@@ -411,7 +441,8 @@ function maskSnils(snils) {
     }
 
     el.searching.hidden = true;
-    if (entries.length === 0) {
+    // A known card without its driver: the hints say what to do instead of "insert your token".
+    if (entries.length === 0 && state.hints.length === 0) {
       show(el.insertTokenText, msg("insertToken"));
       show(el.insertTokenWait, msg("waitingForToken"));
       el.insertToken.hidden = false;
@@ -550,9 +581,17 @@ function maskSnils(snils) {
     if (post({ type: "list" })) state.listSentAt = Date.now();
   }
 
+  // Looks for certificates by itself: with an agent that has `wait-for-token` (6.5.5) it asks
+  // the agent to answer when a reader or card comes or goes (or after WAIT_MS, for tokens that
+  // come without a PC/SC event) and then rescans; otherwise it rescans every POLL_MS.
   function startPolling() {
     state.polling = true;
     clearTimeout(state.pollTimer);
+    state.pollTimer = 0;
+    if (canWatch()) {
+      watch();
+      return;
+    }
     state.pollTimer = setTimeout(() => {
       state.pollTimer = 0;
       if (state.polling) requestList();
@@ -563,6 +602,47 @@ function maskSnils(snils) {
     state.polling = false;
     clearTimeout(state.pollTimer);
     state.pollTimer = 0;
+    if (state.watching) {
+      state.watching = false;
+      post({ type: "stop-wait" });
+    }
+  }
+
+  function canWatch() {
+    return !!(state.init && state.init.waitForToken === true) && !state.waitUnavailable;
+  }
+
+  function watch() {
+    if (state.watching || state.pending || state.finished || !state.connected) return;
+    state.waitSeq += 1;
+    const request = { type: "wait", seq: state.waitSeq, timeoutMs: WAIT_MS };
+    // The readers as the last list saw them: a change since then answers at once.
+    if (state.readers && typeof state.readers.fingerprint === "string" && state.readers.fingerprint) {
+      request.since = state.readers.fingerprint;
+    }
+    if (post(request)) state.watching = true;
+  }
+
+  function onWaitResult(m) {
+    if (m.seq !== state.waitSeq || !state.watching) return; // a stopped wait
+    state.watching = false;
+    if (!state.polling || state.finished) return;
+    if (m.ok === true && m.result && typeof m.result === "object") {
+      if (m.result.event === "unavailable") {
+        // No smart-card service: nothing to watch; poll instead.
+        state.waitUnavailable = true;
+        startPolling();
+        return;
+      }
+      // "changed" (a reader or card came or went) or "timeout": look again; the answer to the
+      // list decides whether to wait once more.
+      requestList();
+      return;
+    }
+    const code = m.error && typeof m.error.code === "string" ? m.error.code : "";
+    if (code === "cancelled") return;
+    state.waitUnavailable = true;
+    startPolling();
   }
 
   // ---------------------------------------------------------------- pending sign
@@ -601,12 +681,16 @@ function maskSnils(snils) {
     if (m.ok === true && m.result && typeof m.result === "object") {
       const certificates = Array.isArray(m.result.certificates) ? m.result.certificates : [];
       if (state.errorFromList) clearError();
+      state.readers = m.result.readers && typeof m.result.readers === "object" ? m.result.readers : null;
       renderProblems(m.result.problems);
+      renderHints(m.result.hints);
       setCertificates(certificates);
     } else {
       const error = m.error && typeof m.error === "object" ? m.error : {};
       const code = typeof error.code === "string" ? error.code : "internal";
+      state.readers = null;
       renderProblems([]);
+      renderHints(error.details && typeof error.details === "object" ? error.details.hints : []);
       if (code === "no-token") {
         if (state.errorFromList) clearError();
       } else if (state.errorCode !== code) {
@@ -698,6 +782,7 @@ function maskSnils(snils) {
       case "list-result": onListResult(m); break;
       case "sign-result": onSignResult(m); break;
       case "busy": onBusy(m); break;
+      case "wait-result": onWaitResult(m); break;
       case "closing": onClosing(); break;
       default: break;
     }

@@ -29,6 +29,7 @@ var TC_ERRORS = {
   "pin-required": { retriable: true, en: "A PIN is required but none was given.", ru: "Требуется PIN-код, но он не введён." },
   "cancelled": { retriable: false, en: "Cancelled.", ru: "Отменено." },
   "device-removed": { retriable: true, en: "The token was removed during the operation. Insert it again and retry.", ru: "Токен извлечён во время операции. Вставьте его снова и повторите." },
+  "token-not-responding": { retriable: true, en: "The token or its driver is not responding. Remove the token, insert it again and retry; if that does not help, restart the browser.", ru: "Токен или его драйвер не отвечает. Извлеките токен, вставьте его снова и повторите; если не поможет, перезапустите браузер." },
   "signing-failed": { retriable: true, en: "The token could not create the signature.", ru: "Токен не смог создать подпись." },
   "self-check-failed": { retriable: false, en: "The token's signature does not match its certificate; nothing was sent.", ru: "Подпись токена не соответствует его сертификату; ничего не отправлено." },
   "bad-certificate": { retriable: false, en: "A certificate on the token cannot be read.", ru: "Не удаётся прочитать сертификат на токене." },

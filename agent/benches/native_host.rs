@@ -110,10 +110,7 @@ struct Empty;
 
 impl Backend for Empty {
     fn list_certificates(&self) -> Result<CertificateList> {
-        Ok(CertificateList {
-            certificates: vec![],
-            problems: vec![],
-        })
+        Ok(CertificateList::default())
     }
     fn sign(&self, _: SignParams, _: &dyn Fn() -> bool) -> Result<SignResult> {
         Err(tokenconfirm_agent::error::AgentError::new(

@@ -1,9 +1,11 @@
 //! The real [`Backend`]: the configured modules, scanned fresh for every command (tokens come
-//! and go), with PIN sources chosen by the request and the configuration.
+//! and go), with PIN sources chosen by the request and the configuration; the PC/SC readers
+//! beside them (for `wait-for-token` and for hints about drivers a known card is missing).
 
 use crate::config::{Config, PinDialog, PinPromptKind};
 use crate::discovery::{self, Candidate};
 use crate::error::{AgentError, Result};
+use crate::hints;
 use crate::native::host::Backend;
 use crate::pin::{GivenPin, NoPin, PinSource, PinentryPin};
 use crate::sign::{self, SignRequest};
@@ -46,19 +48,31 @@ impl TokenBackend {
         Inventory::scan(&self.candidates())
     }
 
-    /// The list reply; with no module at all, `no-modules`.
+    /// The list reply, with the readers (read before the modules, so that a card inserted
+    /// during the scan makes the next `wait-for-token` answer at once) and the hints for known
+    /// cards whose module is missing. With no module at all, `no-modules`, whose `details`
+    /// carry `{"hints": […]}` when there are hints.
     pub fn certificate_list(&self) -> Result<CertificateList> {
+        let readers = crate::readers::list();
         let candidates = self.candidates();
         if candidates.is_empty() {
-            return Err(AgentError::new(
+            let hints = hints::hints::<PathBuf>(&readers, &[]);
+            let e = AgentError::new(
                 ErrorCode::NoModules,
                 "no module configured, registered with p11-kit or at a known location",
-            ));
+            );
+            return Err(if hints.is_empty() {
+                e
+            } else {
+                e.with_details(serde_json::json!({ "hints": hints }))
+            });
         }
         let inv = Inventory::scan(&candidates);
         Ok(CertificateList {
             certificates: inv.certificates.iter().map(|c| c.describe()).collect(),
+            hints: hints::hints(&readers, &inv.loaded_modules()),
             problems: inv.problems,
+            readers: Some(readers),
         })
     }
 
@@ -80,7 +94,14 @@ impl TokenBackend {
         }
         let inv = Inventory::scan(&candidates);
         let now = time::OffsetDateTime::now_utc;
-        sign::sign(&inv, req, pins, self.config.rsa_scheme, &now, cancelled)
+        let signed = sign::sign(&inv, req, pins, self.config.rsa_scheme, &now, cancelled);
+        if let Err(e) = &signed {
+            if e.code == ErrorCode::DeviceRemoved {
+                // Sessions and handles died with the token: start the module afresh next time.
+                inv.mark_stale(&e.detail);
+            }
+        }
+        signed
     }
 
     /// The PIN source for a native-messaging request without a PIN.
@@ -121,12 +142,15 @@ impl Backend for TokenBackend {
             Some(p) => p.is_file(),
             None => crate::doctor::in_path("pinentry").is_some(),
         };
+        // PIN-pad tokens (protected authentication path) log in on the reader.
+        let mut caps = vec!["pin-pad".to_owned()];
         match (self.config.pin_prompt, self.config.pin_dialog) {
             (PinPromptKind::Pinentry, PinDialog::Agent) if installed => {
-                vec!["pinentry".into(), "pin-dialog-agent".into()]
+                caps.extend(["pinentry".into(), "pin-dialog-agent".into()])
             }
-            (PinPromptKind::Pinentry, _) if installed => vec!["pinentry".into()],
-            _ => Vec::new(),
+            (PinPromptKind::Pinentry, _) if installed => caps.push("pinentry".into()),
+            _ => {}
         }
+        caps
     }
 }

@@ -3,8 +3,10 @@
 use crate::backend::TokenBackend;
 use crate::discovery;
 use crate::install::{self, Browser, Expect, Family, Locations, ManifestStatus, Scope};
+use crate::readers;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
+use tokenconfirm_wire::native::{ReadersSnapshot, ReadersState, TokenHint};
 
 /// One finding: ok or not, what was checked, and what to do when not ok.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -60,7 +62,10 @@ pub fn run(
         },
         None,
     ));
+    let snapshot = readers::list();
     let inv = backend.inventory();
+    let hints = crate::hints::hints(&snapshot, &inv.loaded_modules());
+    out.extend(reader_findings(&snapshot, &hints));
     if inv.modules.is_empty() {
         out.push(finding(
             false,
@@ -150,6 +155,53 @@ pub fn run(
             format!("browser manifests: {}", e.detail),
             Some("set HOME"),
         )),
+    }
+    out
+}
+
+/// The smart-card service, each reader (card, product, PIN pad) and, for a known card whose
+/// driver is missing, what to install.
+pub fn reader_findings(snapshot: &ReadersSnapshot, hints: &[TokenHint]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    match snapshot.state {
+        ReadersState::NoService => out.push(finding(
+            false,
+            "smart-card service: pcscd is not running (USB tokens and smart cards need it)".into(),
+            Some("install and start it: Debian `apt install pcscd` (it starts on demand through pcscd.socket), elsewhere `systemctl enable --now pcscd`"),
+        )),
+        ReadersState::NoReaders => out.push(finding(
+            true,
+            "smart-card readers: none connected (a USB token is its own reader)".into(),
+            None,
+        )),
+        ReadersState::Ok => {
+            for r in &snapshot.readers {
+                let mut what = format!("reader {:?}: {}", r.name, readers::card_name(r.card));
+                if r.pin_pad {
+                    what.push_str(", PIN pad");
+                }
+                if let Some(atr) = &r.atr {
+                    what.push_str(&format!(", ATR {atr}"));
+                }
+                if let Some(product) = &r.product {
+                    what.push_str(&format!(" — {product}"));
+                }
+                out.push(finding(true, what, None));
+            }
+        }
+    }
+    for h in hints {
+        out.push(Finding {
+            ok: false,
+            what: format!(
+                "card in reader {:?}: {} — its driver ({}) is not installed or does not load",
+                h.reader,
+                h.product,
+                h.modules.join(" or ")
+            ),
+            todo: Some(format!("{} / {}", h.install_en, h.install_ru)),
+            details: serde_json::to_value(h).ok(),
+        });
     }
     out
 }
@@ -244,4 +296,43 @@ pub fn render(findings: &[Finding]) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::readers::snapshot_of;
+    use tokenconfirm_wire::native::{CardState, ReaderInfo};
+
+    #[test]
+    fn readers_and_missing_drivers_are_reported() {
+        let missing = reader_findings(&snapshot_of(ReadersState::NoService, vec![]), &[]);
+        assert!(
+            !missing[0].ok
+                && missing[0]
+                    .todo
+                    .as_deref()
+                    .is_some_and(|t| t.contains("pcscd"))
+        );
+        let rutoken = ReaderInfo {
+            name: "Aktiv Rutoken ECP 00 00".into(),
+            card: CardState::Present,
+            atr: Some("3B 8B 01 52 75 74 6F 6B 65 6E 20 44 53 20 C1".into()),
+            product: Some("Рутокен ЭЦП / Rutoken ECP".into()),
+            modules: vec!["librtpkcs11ecp.so".into()],
+            pin_pad: true,
+        };
+        let snapshot = snapshot_of(ReadersState::Ok, vec![rutoken]);
+        let hints = crate::hints::hints::<PathBuf>(&snapshot, &[]);
+        let f = reader_findings(&snapshot, &hints);
+        assert_eq!(f.len(), 2);
+        assert!(f[0].ok && f[0].what.contains("PIN pad") && f[0].what.contains("Rutoken ECP"));
+        assert!(!f[1].ok);
+        let todo = f[1].todo.as_deref().unwrap_or_default();
+        assert!(
+            todo.contains("librtpkcs11ecp") && todo.contains("Установите"),
+            "{todo}"
+        );
+        assert!(render(&f).contains("FAIL"));
+    }
 }

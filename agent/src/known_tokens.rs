@@ -56,6 +56,30 @@ pub fn identify(atr: &[u8]) -> Option<&'static KnownToken> {
         .find(|t| t.atr.iter().any(|p| atr_matches(p, atr)))
 }
 
+/// The product with this name.
+pub fn by_product(product: &str) -> Option<&'static KnownToken> {
+    all().iter().find(|t| t.product == product)
+}
+
+/// A module file name reduced for comparison across platforms: lower case, without a `lib`
+/// prefix and without the `.so`/`.dylib`/`.dll` extension (`librtpkcs11ecp.so`,
+/// `rtPKCS11ECP.dll` and the macOS framework binary `rtpkcs11ecp` all become `rtpkcs11ecp`).
+fn module_key(file_name: &str) -> String {
+    let lower = file_name.to_ascii_lowercase();
+    let stem = [".so", ".dylib", ".dll"]
+        .iter()
+        .find_map(|ext| lower.strip_suffix(ext))
+        .unwrap_or(&lower);
+    stem.strip_prefix("lib").unwrap_or(stem).to_owned()
+}
+
+/// Whether the module at `path` is the module named `file_name` in the data file.
+pub fn module_matches(file_name: &str, path: &std::path::Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| module_key(n) == module_key(file_name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +118,32 @@ mod tests {
         .unwrap();
         assert_eq!(gnuk.product, "OpenPGP card");
         assert!(identify(&hex("3B 00")).is_none());
+        assert_eq!(by_product("OpenPGP card"), Some(gnuk));
         assert!(!atr_matches("3B ..", &hex("3B")));
+    }
+
+    #[test]
+    fn module_names_match_across_platforms() {
+        use std::path::Path;
+        for path in [
+            "/usr/lib/librtpkcs11ecp.so",
+            "C:\\Windows\\System32\\rtPKCS11ECP.dll",
+            "/Library/Frameworks/rtpkcs11ecp.framework/rtpkcs11ecp",
+        ] {
+            let path = path.replace('\\', "/");
+            assert!(
+                module_matches("librtpkcs11ecp.so", Path::new(&path)),
+                "{path}"
+            );
+        }
+        assert!(module_matches(
+            "opensc-pkcs11.so",
+            Path::new("/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so")
+        ));
+        assert!(!module_matches(
+            "opensc-pkcs11.so",
+            Path::new("/usr/lib/x86_64-linux-gnu/onepin-opensc-pkcs11.so")
+        ));
+        assert!(!module_matches("libeTPkcs11.so", Path::new("/")));
     }
 }

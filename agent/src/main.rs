@@ -429,7 +429,9 @@ impl host::Backend for BrokenConfig {
 }
 
 fn list(backend: &TokenBackend, json: bool) -> Result<ExitCode, AgentError> {
+    let readers = tokenconfirm_agent::readers::list();
     let inv = backend.inventory();
+    let hints = tokenconfirm_agent::hints::hints(&readers, &inv.loaded_modules());
     if json {
         let modules: Vec<serde_json::Value> = inv
             .modules
@@ -446,7 +448,13 @@ fn list(backend: &TokenBackend, json: bool) -> Result<ExitCode, AgentError> {
             })
             .collect();
         let certificates: Vec<_> = inv.certificates.iter().map(|c| c.describe()).collect();
-        let out = serde_json::json!({"modules": modules, "certificates": certificates, "problems": inv.problems});
+        let out = serde_json::json!({
+            "modules": modules,
+            "certificates": certificates,
+            "problems": inv.problems,
+            "hints": hints,
+            "readers": readers,
+        });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
@@ -475,6 +483,15 @@ fn list(backend: &TokenBackend, json: bool) -> Result<ExitCode, AgentError> {
                 if t.token.pin_pad { ", PIN pad" } else { "" }
             );
         }
+    }
+    for h in &hints {
+        println!(
+            "card in reader {:?}: {} — its driver ({}) is not installed",
+            h.reader,
+            h.product,
+            h.modules.join(" or ")
+        );
+        println!("  {}\n  {}", h.install_en, h.install_ru);
     }
     for c in inv.certificates.iter().map(|c| c.describe()) {
         println!();
@@ -684,11 +701,16 @@ fn readers(json: bool, wait: Option<u64>) -> ExitCode {
             serde_json::to_string_pretty(&snapshot).unwrap_or_default()
         );
     } else {
-        if let (Some(en), Some(ru)) = (snapshot.message_en, snapshot.message_ru) {
+        if let (Some(en), Some(ru)) = (&snapshot.message_en, &snapshot.message_ru) {
             println!("{ru}\n{en}");
         }
         for r in &snapshot.readers {
-            println!("{}: {}", r.name, r.card);
+            println!(
+                "{}: {}{}",
+                r.name,
+                readers::card_name(r.card),
+                if r.pin_pad { ", PIN pad" } else { "" }
+            );
             if let Some(atr) = &r.atr {
                 println!("  ATR {atr}");
             }

@@ -370,3 +370,127 @@ fn pinentry_asks_for_the_pin_showing_origin_purpose_and_holder() {
     }
     assert_eq!(host.finish().0, 0);
 }
+
+/// Starts the host as Chromium does with extra environment variables.
+fn chrome_with(f: &Fixture, config: &std::path::Path, envs: &[(&str, &std::path::Path)]) -> Host {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tokenconfirm-agent"));
+    command
+        .arg("chrome-extension://kgnbgkhkpnbnfhcnnmiegdekmgjbhdcg/")
+        .env("SOFTHSM2_CONF", f.softhsm_conf())
+        .env("TOKENCONFIRM_CONFIG", config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().unwrap();
+    Host {
+        child,
+        stdin,
+        stdout,
+    }
+}
+
+/// No pcscd (the PC/SC client pointed at a socket that does not exist): `wait-for-token`
+/// answers at once with a clear state instead of hanging or crashing, and the certificate list
+/// says the same about the readers.
+#[test]
+fn wait_for_token_without_pcscd_is_a_clear_state() {
+    let _g = serial();
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("no-pcscd.comm");
+    let mut host = chrome_with(f, &config(f, "none"), &[("PCSCLITE_CSOCK_NAME", &socket)]);
+    let hello = host.call(json!({"id": 1, "command": "hello"}));
+    let caps = hello["result"]["capabilities"].as_array().unwrap();
+    for cap in ["wait-for-token", "pin-pad"] {
+        assert!(caps.contains(&json!(cap)), "{cap} missing: {hello}");
+    }
+    let started = std::time::Instant::now();
+    let reply = host.call(json!({"id": "w", "command": "wait-for-token", "timeoutMs": 60000}));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "waited"
+    );
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(reply["result"]["event"], "unavailable");
+    let readers = &reply["result"]["readers"];
+    assert_eq!(readers["state"], "no-service");
+    assert!(readers["messageRu"].as_str().unwrap().contains("pcscd"));
+    assert!(readers["messageEn"].as_str().unwrap().contains("pcscd"));
+    // The list carries the same readers state and no hints; certificates as usual.
+    let list = host.call(json!({"id": "l", "command": "list-certificates"}));
+    assert_eq!(list["result"]["readers"]["state"], "no-service", "{list}");
+    assert_eq!(list["result"]["hints"], json!([]));
+    assert_eq!(list["result"]["certificates"].as_array().unwrap().len(), 2);
+    // Malformed parameters are refused before anything waits.
+    let bad = host.call(json!({"id": "b", "command": "wait-for-token", "timeoutMs": "soon"}));
+    assert_eq!(bad["error"]["code"], "invalid-request");
+    let (code, rest) = host.finish();
+    assert_eq!(code, 0);
+    assert!(rest.is_empty(), "nothing but frames on stdout");
+}
+
+/// SoftHSM only reads its token directory at C_Initialize. A token that appears after the
+/// agent started (here: copied into an empty token directory) is found by a later
+/// `list-certificates` without restarting the agent, because a module that showed no token is
+/// re-initialized when idle; signing with it then works.
+#[test]
+fn a_token_that_appears_after_the_agent_started_is_found() {
+    let _g = serial();
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    let socket = dir.path().join("no-pcscd.comm");
+    let mut host = chrome_with(
+        f,
+        &config(f, "none"),
+        &[("SOFTHSM2_CONF", &conf), ("PCSCLITE_CSOCK_NAME", &socket)],
+    );
+    let empty = host.call(json!({"id": 1, "command": "list-certificates"}));
+    assert_eq!(empty["result"]["certificates"], json!([]), "{empty}");
+
+    // "Insert" the token: copy the fixture's token directory.
+    let fixture_tokens = std::path::Path::new(f.softhsm_conf())
+        .parent()
+        .unwrap()
+        .join("tokens");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", fixture_tokens.display()))
+        .arg(&tokens)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // An empty module is refreshed once it has been initialized for 4 seconds.
+    std::thread::sleep(std::time::Duration::from_millis(4500));
+    let list = host.call(json!({"id": 2, "command": "list-certificates"}));
+    let certs = list["result"]["certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 2, "{list}");
+    let id = certs[0]["id"].as_str().unwrap();
+    let reply = host.call(sign_request(
+        "s",
+        &fresh_challenge(ORIGIN),
+        ORIGIN,
+        id,
+        Some("123456"),
+    ));
+    assert_eq!(reply["ok"], true, "{reply}");
+    let der =
+        tokenconfirm_wire::b64::std_decode(reply["result"]["envelope"].as_str().unwrap()).unwrap();
+    openssl_verify(f, &der);
+    assert_eq!(host.finish().0, 0);
+}

@@ -155,6 +155,11 @@ error_codes! {
     DeviceRemoved = "device-removed", retriable: true,
         en: "The token was removed during the operation. Insert it again and retry.",
         ru: "Токен извлечён во время операции. Вставьте его снова и повторите.";
+    /// A PKCS#11 module has not returned from an earlier call for a long time (a token pulled
+    /// out in the middle of an operation can leave a driver stuck); it is skipped.
+    TokenNotResponding = "token-not-responding", retriable: true,
+        en: "The token or its driver is not responding. Remove the token, insert it again and retry; if that does not help, restart the browser.",
+        ru: "Токен или его драйвер не отвечает. Извлеките токен, вставьте его снова и повторите; если не поможет, перезапустите браузер.";
     /// The token reported an error while signing.
     SigningFailed = "signing-failed", retriable: true,
         en: "The token could not create the signature.",

@@ -106,6 +106,55 @@ pub struct SignParams {
     pub lang: Lang,
 }
 
+/// Default `timeoutMs` of `wait-for-token`.
+pub const WAIT_DEFAULT_MS: u64 = 30_000;
+/// Largest accepted `timeoutMs` of `wait-for-token` (5 minutes).
+pub const WAIT_MAX_MS: u64 = 300_000;
+/// Longest accepted `since` of `wait-for-token` (a fingerprint is 16 characters).
+pub const MAX_FINGERPRINT_CHARS: usize = 64;
+
+/// Parameters of `wait-for-token`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaitParams {
+    /// How long to wait at most, in milliseconds, 0 to [`WAIT_MAX_MS`]; absent →
+    /// [`WAIT_DEFAULT_MS`]. 0 only compares the readers with `since`.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// The `fingerprint` of the readers as the extension last saw them (from
+    /// `list-certificates` or an earlier `wait-for-token`): when the readers differ from it
+    /// already, the answer is `changed` at once.
+    #[serde(default)]
+    pub since: Option<String>,
+}
+
+impl WaitParams {
+    /// The wait in milliseconds, with the default applied.
+    pub fn timeout_ms(&self) -> u64 {
+        self.timeout_ms.unwrap_or(WAIT_DEFAULT_MS)
+    }
+
+    /// Range checks serde cannot express.
+    fn check(&self) -> Result<(), String> {
+        if self.timeout_ms() > WAIT_MAX_MS {
+            return Err(format!(
+                "timeoutMs {} exceeds {WAIT_MAX_MS}",
+                self.timeout_ms()
+            ));
+        }
+        if self
+            .since
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > MAX_FINGERPRINT_CHARS)
+        {
+            return Err(format!(
+                "since is longer than {MAX_FINGERPRINT_CHARS} characters"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A command from the extension.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
@@ -125,6 +174,8 @@ pub enum Command {
         /// The request to cancel.
         target: RequestId,
     },
+    /// Wait until a reader or a card comes or goes (or the timeout passes).
+    WaitForToken(WaitParams),
 }
 
 impl Command {
@@ -135,12 +186,19 @@ impl Command {
             Command::ListCertificates {} => "list-certificates",
             Command::Sign(_) => "sign",
             Command::Cancel { .. } => "cancel",
+            Command::WaitForToken(_) => "wait-for-token",
         }
     }
 }
 
 /// Command names this protocol version defines.
-pub const COMMANDS: [&str; 4] = ["hello", "list-certificates", "sign", "cancel"];
+pub const COMMANDS: [&str; 5] = [
+    "hello",
+    "list-certificates",
+    "sign",
+    "cancel",
+    "wait-for-token",
+];
 
 /// A request that could not be parsed, with the id when one was readable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +273,13 @@ impl Request {
             }
         }
         match Command::deserialize(Value::Object(std::mem::take(&mut map))) {
+            Ok(Command::WaitForToken(params)) => match params.check() {
+                Ok(()) => Ok(Request {
+                    id,
+                    command: Command::WaitForToken(params),
+                }),
+                Err(detail) => Err(fail(Some(id), ErrorCode::InvalidRequest, detail)),
+            },
             Ok(command) => Ok(Request { id, command }),
             Err(e) => Err(fail(Some(id), ErrorCode::InvalidRequest, e.to_string())),
         }
@@ -397,7 +462,7 @@ pub struct Problem {
 }
 
 /// Result of `list-certificates`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateList {
     /// End-entity certificates whose key usage allows signing, in module/slot order. Whether
@@ -406,6 +471,118 @@ pub struct CertificateList {
     pub certificates: Vec<CertificateDescription>,
     /// Modules that failed to load, tokens that could not be read.
     pub problems: Vec<Problem>,
+    /// Cards of a known product in a reader whose PKCS#11 module is not installed: what to
+    /// install. Empty when there is nothing to say (and from agents older than this member).
+    #[serde(default)]
+    pub hints: Vec<TokenHint>,
+    /// The PC/SC readers as seen just before the modules were scanned; its `fingerprint` is
+    /// what `wait-for-token` takes as `since`. Absent from agents older than this member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readers: Option<ReadersSnapshot>,
+}
+
+/// What PC/SC says about the readers as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadersState {
+    /// The smart-card service answers; `readers` lists what is connected (at least one).
+    Ok,
+    /// The service answers but no reader (and no USB token, which is its own reader) is
+    /// connected.
+    NoReaders,
+    /// The smart-card service (pcscd) is not installed or not running: readers cannot be seen.
+    NoService,
+}
+
+/// What is in one reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CardState {
+    /// No card.
+    Empty,
+    /// A card (or the chip of a USB token) is present and answered.
+    Present,
+    /// A card is present but does not answer (inserted the wrong way, broken).
+    Mute,
+    /// The reader cannot be used now (e.g. held exclusively by another program).
+    Unavailable,
+}
+
+/// One PC/SC reader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReaderInfo {
+    /// The reader's name as PC/SC reports it.
+    pub name: String,
+    /// What is in it.
+    pub card: CardState,
+    /// The card's ATR, upper-case hex bytes separated by spaces (only with a present card).
+    pub atr: Option<String>,
+    /// The product, when the ATR is known (`agent/data/known-tokens.toml`).
+    pub product: Option<String>,
+    /// File names of the PKCS#11 modules that serve the product.
+    pub modules: Vec<String>,
+    /// The reader has a PIN pad: it announces FEATURE_VERIFY_PIN_DIRECT or
+    /// FEATURE_VERIFY_PIN_START (PC/SC part 10).
+    #[serde(default)]
+    pub pin_pad: bool,
+}
+
+/// The PC/SC readers at one instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadersSnapshot {
+    /// Overall state.
+    pub state: ReadersState,
+    /// The readers (empty unless `state` is `ok`).
+    pub readers: Vec<ReaderInfo>,
+    /// What to do, for the citizen, in English (`null` when `state` is `ok`).
+    pub message_en: Option<String>,
+    /// What to do, in Russian.
+    pub message_ru: Option<String>,
+    /// Opaque summary of the state, reader names, card states and ATRs: equal fingerprints
+    /// mean nothing came or went. 16 lower-case hex digits.
+    #[serde(default)]
+    pub fingerprint: String,
+}
+
+/// A card of a known product whose PKCS#11 module is not installed (or does not load).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenHint {
+    /// The reader the card is in.
+    pub reader: String,
+    /// The product (Russian / English name).
+    pub product: String,
+    /// File names of the modules that would serve it.
+    pub modules: Vec<String>,
+    /// What to install, in English.
+    pub install_en: String,
+    /// What to install, in Russian.
+    pub install_ru: String,
+}
+
+/// Why `wait-for-token` answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaitEvent {
+    /// A reader or a card came or went (or the readers already differed from `since`).
+    Changed,
+    /// Nothing changed within `timeoutMs`.
+    Timeout,
+    /// The smart-card service is not available, so changes cannot be watched; answered at once
+    /// (or as soon as the service stopped). The extension falls back to polling.
+    Unavailable,
+}
+
+/// Result of `wait-for-token`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitResult {
+    /// Why it answered.
+    pub event: WaitEvent,
+    /// The readers now.
+    pub readers: ReadersSnapshot,
 }
 
 /// Result of `sign`.
@@ -463,6 +640,74 @@ mod tests {
         let err = Request::parse(br#"{"id":"z","command":"sign","origin":"https://a.b","certificateId":"x","challenge":{"version":1}}"#).unwrap_err();
         assert_eq!(err.id, Some(RequestId::Text("z".into())));
         assert_eq!(err.code, ErrorCode::InvalidChallenge);
+    }
+
+    #[test]
+    fn wait_for_token_parameters() {
+        let parse = |b: &str| Request::parse(b.as_bytes());
+        let r = parse(r#"{"id":1,"command":"wait-for-token"}"#).unwrap();
+        let Command::WaitForToken(p) = r.command else {
+            panic!("not wait-for-token")
+        };
+        assert_eq!((p.timeout_ms(), p.since), (WAIT_DEFAULT_MS, None));
+        let r = parse(
+            r#"{"id":2,"command":"wait-for-token","timeoutMs":0,"since":"0123456789abcdef"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.command.name(), "wait-for-token");
+        let code = |b: &str| parse(b).unwrap_err().code;
+        for bad in [
+            r#"{"id":3,"command":"wait-for-token","timeoutMs":300001}"#,
+            r#"{"id":3,"command":"wait-for-token","timeoutMs":-1}"#,
+            r#"{"id":3,"command":"wait-for-token","timeoutMs":1.5}"#,
+            r#"{"id":3,"command":"wait-for-token","since":5}"#,
+            r#"{"id":3,"command":"wait-for-token","x":1}"#,
+        ] {
+            assert_eq!(code(bad), ErrorCode::InvalidRequest, "{bad}");
+        }
+        let long = format!(
+            r#"{{"id":3,"command":"wait-for-token","since":"{}"}}"#,
+            "a".repeat(MAX_FINGERPRINT_CHARS + 1)
+        );
+        assert_eq!(code(&long), ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn reader_types_serialize_as_documented() {
+        let snapshot = ReadersSnapshot {
+            state: ReadersState::NoService,
+            readers: vec![],
+            message_en: Some("x".into()),
+            message_ru: None,
+            fingerprint: "00".into(),
+        };
+        let v = serde_json::to_value(WaitResult {
+            event: WaitEvent::Unavailable,
+            readers: snapshot,
+        })
+        .unwrap();
+        assert_eq!(v["event"], "unavailable");
+        assert_eq!(v["readers"]["state"], "no-service");
+        assert_eq!(v["readers"]["messageRu"], Value::Null);
+        let reader = ReaderInfo {
+            name: "r".into(),
+            card: CardState::Present,
+            atr: Some("3B 00".into()),
+            product: None,
+            modules: vec![],
+            pin_pad: true,
+        };
+        let v = serde_json::to_value(&reader).unwrap();
+        assert_eq!(
+            (v["card"].as_str(), v["pinPad"].as_bool()),
+            (Some("present"), Some(true))
+        );
+        // An old agent's list has neither hints nor readers.
+        let old: CertificateList =
+            serde_json::from_str(r#"{"certificates":[],"problems":[]}"#).unwrap();
+        assert!(old.hints.is_empty() && old.readers.is_none());
+        let text = serde_json::to_string(&CertificateList::default()).unwrap();
+        assert_eq!(text, r#"{"certificates":[],"problems":[],"hints":[]}"#);
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! The native-messaging request loop.
 //!
-//! One reader task parses frames; `hello` and `cancel` are answered at once; token work
-//! (`list-certificates`, `sign`) runs on blocking workers, each raced against its own
-//! cancellation, so `cancel` answers a pending request immediately even while a PIN prompt or
-//! a token operation is still in progress. Replies go through one writer task, which enforces
-//! the 1 MiB reply cap. Nothing but frames is ever written to the output.
+//! One reader task parses frames; `hello` and `cancel` are answered at once; token and reader
+//! work (`list-certificates`, `sign`, `wait-for-token`) runs on blocking workers, each raced
+//! against its own cancellation, so `cancel` answers a pending request immediately even while a
+//! PIN prompt, a token operation or a wait for a card is still in progress. The worker sees the
+//! cancellation through a [`Cancel`]: a wait for a card is interrupted at once, a `sign` stops
+//! at its next check. Replies go through one writer task, which enforces the 1 MiB reply cap.
+//! Nothing but frames is ever written to the output.
 
 use super::framing::{read_frame, write_frame, FrameError};
+use crate::cancel::Cancel;
 use crate::error::{AgentError, Result};
 use serde_json::json;
 use std::collections::HashMap;
@@ -14,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use tokenconfirm_wire::error::ErrorCode;
 use tokenconfirm_wire::native::{
     CertificateList, Command, ErrorBody, HelloResult, Reply, Request, RequestId, SignParams,
-    SignResult, MAX_FRAME_BYTES,
+    SignResult, WaitParams, WaitResult, MAX_FRAME_BYTES,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
@@ -27,6 +30,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Signs a statement; `cancelled` turns true when the extension cancels the request (the
     /// reply has then already been sent: stop before logging in or signing).
     fn sign(&self, params: SignParams, cancelled: &dyn Fn() -> bool) -> Result<SignResult>;
+    /// Waits for a reader or card change (`wait-for-token`); `cancel` fires when the extension
+    /// cancels the request (the reply has then already been sent). By default the real PC/SC
+    /// readers.
+    fn wait_for_token(&self, params: WaitParams, cancel: &Cancel) -> Result<WaitResult> {
+        crate::readers::watch::wait_for_token(&crate::readers::watch::Pcsc, &params, cancel)
+    }
     /// Capabilities advertised in `hello` beyond the commands themselves.
     fn capabilities(&self) -> Vec<String> {
         Vec::new()
@@ -73,7 +82,6 @@ pub fn hello(backend: &dyn Backend) -> HelloResult {
 }
 
 type Pending = Arc<Mutex<HashMap<RequestId, oneshot::Sender<()>>>>;
-type CancelFlag = Arc<std::sync::atomic::AtomicBool>;
 
 fn lock(pending: &Pending) -> std::sync::MutexGuard<'_, HashMap<RequestId, oneshot::Sender<()>>> {
     pending
@@ -225,8 +233,8 @@ async fn run_request(
     pending: Pending,
     tx: mpsc::Sender<Reply>,
 ) {
-    let flag: CancelFlag = Arc::default();
-    let worker_flag = flag.clone();
+    let cancel = Cancel::new();
+    let worker_cancel = cancel.clone();
     let work = async move {
         let joined = match command {
             Command::ListCertificates {} => {
@@ -240,10 +248,18 @@ async fn run_request(
                 // lives as long as the blocking work, even if this request is cancelled.
                 let guard = signing.lock_owned().await;
                 tokio::task::spawn_blocking(move || {
-                    let cancelled = || worker_flag.load(std::sync::atomic::Ordering::SeqCst);
+                    let cancelled = || worker_cancel.is_cancelled();
                     let result = backend.sign(params, &cancelled).and_then(|r| to_value(&r));
                     drop(guard);
                     result
+                })
+                .await
+            }
+            Command::WaitForToken(params) => {
+                tokio::task::spawn_blocking(move || {
+                    backend
+                        .wait_for_token(params, &worker_cancel)
+                        .and_then(|r| to_value(&r))
                 })
                 .await
             }
@@ -261,7 +277,7 @@ async fn run_request(
     let outcome = tokio::select! {
         result = work => result,
         _ = cancelled => {
-            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            cancel.cancel();
             Err(AgentError::new(ErrorCode::Cancelled, "cancelled by the extension"))
         }
     };
@@ -286,10 +302,65 @@ mod tests {
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-    /// A backend whose `sign` blocks until released, and whose list can be made huge.
+    use crate::readers::snapshot_of;
+    use crate::readers::watch::{self, ReaderSource, Signal};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use tokenconfirm_wire::native::{CardState, ReaderInfo, ReadersSnapshot, ReadersState};
+
+    /// Readers where a card can be inserted by the test (`inserted`).
+    #[derive(Default)]
+    struct FakeReaders {
+        inserted: AtomicBool,
+        /// `wait_for_token` calls that have started.
+        waits_started: AtomicUsize,
+        /// `wait_for_token` calls that have returned (the worker is not left blocked).
+        waits_ended: AtomicUsize,
+    }
+
+    impl FakeReaders {
+        fn readers(card: bool) -> ReadersSnapshot {
+            snapshot_of(
+                ReadersState::Ok,
+                vec![ReaderInfo {
+                    name: "Virtual PCD 00 00".into(),
+                    card: if card {
+                        CardState::Present
+                    } else {
+                        CardState::Empty
+                    },
+                    atr: card.then(|| "3B 8B 01".to_owned()),
+                    product: None,
+                    modules: vec![],
+                    pin_pad: false,
+                }],
+            )
+        }
+    }
+
+    impl ReaderSource for FakeReaders {
+        fn snapshot(&self) -> ReadersSnapshot {
+            Self::readers(self.inserted.load(Ordering::SeqCst))
+        }
+        fn wait_change(&self, fingerprint: &str, timeout: Duration, cancel: &Cancel) -> Signal {
+            let deadline = std::time::Instant::now() + timeout;
+            while std::time::Instant::now() < deadline {
+                if self.snapshot().fingerprint != fingerprint {
+                    return Signal::Changed;
+                }
+                if cancel.sleep(Duration::from_millis(10)) {
+                    return Signal::Cancelled;
+                }
+            }
+            Signal::Timeout
+        }
+    }
+
+    /// A backend whose `sign` blocks until released, whose list can be made huge, and whose
+    /// readers are [`FakeReaders`].
     struct Slow {
         release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
         huge: bool,
+        readers: Arc<FakeReaders>,
     }
 
     impl Backend for Slow {
@@ -302,7 +373,14 @@ mod tests {
             Ok(CertificateList {
                 certificates: vec![],
                 problems: vec![problem],
+                ..Default::default()
             })
+        }
+        fn wait_for_token(&self, params: WaitParams, cancel: &Cancel) -> Result<WaitResult> {
+            self.readers.waits_started.fetch_add(1, Ordering::SeqCst);
+            let result = watch::wait_for_token(self.readers.as_ref(), &params, cancel);
+            self.readers.waits_ended.fetch_add(1, Ordering::SeqCst);
+            result
         }
         fn sign(&self, _: SignParams, cancelled: &dyn Fn() -> bool) -> Result<SignResult> {
             let rx = self.release.lock().unwrap();
@@ -317,18 +395,23 @@ mod tests {
         }
     }
 
-    fn start(
-        huge: bool,
-    ) -> (
+    type Harness = (
         DuplexStream,
         DuplexStream,
         std::sync::mpsc::Sender<()>,
         tokio::task::JoinHandle<HostExit>,
-    ) {
+    );
+
+    fn start(huge: bool) -> Harness {
+        start_with(huge, Arc::default())
+    }
+
+    fn start_with(huge: bool, readers: Arc<FakeReaders>) -> Harness {
         let (release_tx, release_rx) = std::sync::mpsc::channel();
         let backend = Arc::new(Slow {
             release: std::sync::Mutex::new(release_rx),
             huge,
+            readers,
         });
         let (client_in, host_in) = tokio::io::duplex(4 << 20);
         let (host_out, client_out) = tokio::io::duplex(4 << 20);
@@ -425,5 +508,105 @@ mod tests {
         assert_eq!(reply["error"]["code"], "reply-too-large");
         drop(to_host);
         assert_eq!(handle.await.unwrap(), HostExit::Eof);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wait_for_token_answers_when_a_card_is_inserted() {
+        let readers = Arc::new(FakeReaders::default());
+        let (mut to_host, mut from_host, _release, handle) = start_with(false, readers.clone());
+        send(&mut to_host, r#"{"id":"h","command":"hello"}"#).await;
+        let hello = recv(&mut from_host).await;
+        let caps = hello["result"]["capabilities"].as_array().unwrap();
+        assert!(caps.iter().any(|c| c == "wait-for-token"), "{hello}");
+
+        let since = FakeReaders::readers(false).fingerprint;
+        send(
+            &mut to_host,
+            &format!(
+                r#"{{"id":"w","command":"wait-for-token","timeoutMs":20000,"since":"{since}"}}"#
+            ),
+        )
+        .await;
+        // hello still answers while the wait is pending.
+        send(&mut to_host, r#"{"id":"h2","command":"hello"}"#).await;
+        assert_eq!(recv(&mut from_host).await["id"], "h2");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        readers.inserted.store(true, Ordering::SeqCst);
+        let reply = recv(&mut from_host).await;
+        assert_eq!(reply["id"], "w");
+        assert_eq!(reply["result"]["event"], "changed", "{reply}");
+        assert_eq!(reply["result"]["readers"]["readers"][0]["card"], "present");
+        assert_ne!(reply["result"]["readers"]["fingerprint"], since.as_str());
+        // Asked again with the old fingerprint: at once.
+        send(
+            &mut to_host,
+            &format!(r#"{{"id":"w2","command":"wait-for-token","since":"{since}"}}"#),
+        )
+        .await;
+        assert_eq!(recv(&mut from_host).await["result"]["event"], "changed");
+        drop(to_host);
+        assert_eq!(handle.await.unwrap(), HostExit::Eof);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wait_for_token_times_out_and_cancel_frees_the_worker() {
+        let readers = Arc::new(FakeReaders::default());
+        let (mut to_host, mut from_host, _release, handle) = start_with(false, readers.clone());
+        send(
+            &mut to_host,
+            r#"{"id":1,"command":"wait-for-token","timeoutMs":50}"#,
+        )
+        .await;
+        let reply = recv(&mut from_host).await;
+        assert_eq!(reply["result"]["event"], "timeout", "{reply}");
+        assert_eq!(reply["result"]["readers"]["state"], "ok");
+
+        send(
+            &mut to_host,
+            r#"{"id":2,"command":"wait-for-token","timeoutMs":300000}"#,
+        )
+        .await;
+        send(&mut to_host, r#"{"id":2,"command":"wait-for-token"}"#).await;
+        assert_eq!(recv(&mut from_host).await["error"]["code"], "duplicate-id");
+        until(&readers.waits_started, 2).await;
+        send(&mut to_host, r#"{"id":3,"command":"cancel","target":2}"#).await;
+        let mut replies = [recv(&mut from_host).await, recv(&mut from_host).await];
+        replies.sort_by_key(|r| r["id"].as_i64());
+        assert_eq!(replies[0]["error"]["code"], "cancelled");
+        assert_eq!(replies[1]["result"]["cancelled"], true);
+        // The blocking worker noticed too, long before its 5-minute timeout.
+        until(&readers.waits_ended, 2).await;
+        send(
+            &mut to_host,
+            r#"{"id":4,"command":"wait-for-token","timeoutMs":300001}"#,
+        )
+        .await;
+        assert_eq!(
+            recv(&mut from_host).await["error"]["code"],
+            "invalid-request"
+        );
+        // End of input cancels a pending wait as well.
+        send(
+            &mut to_host,
+            r#"{"id":5,"command":"wait-for-token","timeoutMs":300000}"#,
+        )
+        .await;
+        until(&readers.waits_started, 3).await;
+        drop(to_host);
+        assert_eq!(recv(&mut from_host).await["error"]["code"], "cancelled");
+        assert_eq!(handle.await.unwrap(), HostExit::Eof);
+        until(&readers.waits_ended, 3).await;
+    }
+
+    /// Waits (at most 10 s) until `counter` reaches `n`.
+    async fn until(counter: &AtomicUsize, n: usize) {
+        let started = std::time::Instant::now();
+        while counter.load(Ordering::SeqCst) < n {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "counter stuck below {n}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }

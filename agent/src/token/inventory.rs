@@ -92,7 +92,11 @@ pub struct Inventory {
 
 impl Inventory {
     /// Loads every candidate module and reads every token. Failures are recorded in
-    /// `problems`, never fatal.
+    /// `problems`, never fatal. Slots are enumerated afresh (`C_GetSlotList` with
+    /// tokenPresent) every time; a module is re-initialized first when it is idle and stale
+    /// ([`module::load`]); a module whose token was removed while being read, or whose slot list
+    /// failed, is marked stale for the next scan; a module stuck in an earlier scan is skipped
+    /// (`token-not-responding`).
     pub fn scan(candidates: &[Candidate]) -> Inventory {
         let mut inv = Inventory::default();
         for candidate in candidates {
@@ -100,6 +104,23 @@ impl Inventory {
             let module = match loaded {
                 Ok(m) => m,
                 Err(e) => {
+                    inv.problems.push(Problem {
+                        source: candidate.path.display().to_string(),
+                        code: e.code,
+                        detail: e.detail.clone(),
+                    });
+                    inv.modules.push(ModuleReport {
+                        candidate: candidate.clone(),
+                        status: Err(e),
+                        tokens: Vec::new(),
+                    });
+                    continue;
+                }
+            };
+            let _scan = match module.begin_scan() {
+                Ok(guard) => guard,
+                Err(e) => {
+                    tracing::warn!("{}", e.detail);
                     inv.problems.push(Problem {
                         source: candidate.path.display().to_string(),
                         code: e.code,
@@ -121,6 +142,7 @@ impl Inventory {
             let slots = match module.ctx.get_slots_with_token() {
                 Ok(slots) => slots,
                 Err(e) => {
+                    module.mark_stale(&format!("C_GetSlotList: {e}"));
                     inv.problems.push(Problem {
                         source: candidate.path.display().to_string(),
                         code: ErrorCode::ModuleLoadFailed,
@@ -148,16 +170,39 @@ impl Inventory {
                         inv.certificates.extend(certs);
                         inv.authorities.extend(authorities);
                     }
-                    Err(e) => inv.problems.push(Problem {
-                        source: format!("{} slot {}", candidate.path.display(), slot.id()),
-                        code: e.code,
-                        detail: e.detail,
-                    }),
+                    Err(e) => {
+                        if e.code == ErrorCode::DeviceRemoved {
+                            module.mark_stale(&e.detail);
+                        }
+                        inv.problems.push(Problem {
+                            source: format!("{} slot {}", candidate.path.display(), slot.id()),
+                            code: e.code,
+                            detail: e.detail,
+                        })
+                    }
                 }
             }
+            module.set_empty(report.tokens.is_empty());
             inv.modules.push(report);
         }
         inv
+    }
+
+    /// Marks the modules of every certificate found stale (e.g. after a token was removed in
+    /// the middle of signing), so that they start afresh before their next scan.
+    pub fn mark_stale(&self, why: &str) {
+        for cert in &self.certificates {
+            cert.module.mark_stale(why);
+        }
+    }
+
+    /// Paths of the modules that loaded.
+    pub fn loaded_modules(&self) -> Vec<&std::path::Path> {
+        self.modules
+            .iter()
+            .filter(|m| m.status.is_ok())
+            .map(|m| m.candidate.path.as_path())
+            .collect()
     }
 
     /// True when at least one token was seen.

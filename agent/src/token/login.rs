@@ -37,6 +37,15 @@ pub fn login(
         UserType::User
     };
     let outcome = if token.pin_pad {
+        // CKF_PROTECTED_AUTHENTICATION_PATH: C_Login with a NULL PIN, the reader asks. Only on
+        // this flag: a module without it would take a NULL PIN as a (wrong) empty PIN and spend
+        // a try. A request already cancelled does not start a prompt on the reader.
+        if cancelled() {
+            return Err(AgentError::new(
+                ErrorCode::Cancelled,
+                "cancelled before the PIN-pad prompt",
+            ));
+        }
         tracing::info!(token = %token.label, "logging in through the PIN pad");
         session.login(user, None)
     } else {
