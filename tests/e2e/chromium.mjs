@@ -345,6 +345,34 @@ try {
       await ctx2.close();
     }
   });
+
+  await test("chromium: no token → the window asks to insert one; a token inserted then is found by itself and confirms", async () => {
+    const lateDir = path.join(work, "late-token");
+    fs.mkdirSync(lateDir, { recursive: true });
+    const conf = emptyTokens(lateDir);
+    const ctx4 = await launch("late-token", agentWrapper(lateDir, fixture, { tokensConf: conf }));
+    try {
+      const p4 = await ctx4.newPage();
+      await standardAccount(p4);
+      const win = await openWindow(ctx4, p4);
+      await win.waitForSelector("#insert-token:not([hidden])", { timeout: 15000 });
+      // "Insert" the token: SoftHSM's token directory gains the fixture's token while the
+      // agent is running and the window is waiting. Nobody clicks anything.
+      const source = /directories\.tokendir\s*=\s*(.+)/.exec(fs.readFileSync(fixture.env.SOFTHSM2_CONF, "utf8"))[1].trim();
+      const target = /directories\.tokendir\s*=\s*(.+)/.exec(fs.readFileSync(conf, "utf8"))[1].trim();
+      const inserted = Date.now();
+      fs.cpSync(source, target, { recursive: true });
+      await win.waitForSelector(`#certs input[name=cert][value="${fixture.ecId}"]`, { timeout: 30000 });
+      const foundMs = Date.now() - inserted;
+      assert(await win.isHidden("#insert-token"), "the insert-token prompt is gone once the token is there");
+      figures.lateTokenMs = foundMs;
+      await chooseAndSign(win, fixture.pin);
+      await p4.waitForSelector("#level[data-level=confirmed]", { timeout: 20000 });
+      console.log(`  token inserted while the window waited: listed after ${foundMs} ms, confirmed without a click on anything but Sign`);
+    } finally {
+      await ctx4.close();
+    }
+  });
 } finally {
   await context.close().catch(() => {});
   cleanup();
