@@ -205,6 +205,75 @@ fn wrong_origin(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
+/// A citizen with a GOST qualified certificate (the only kind Russian CAs issue) confirms
+/// through the agent CLI signing on the software GOST token, against a server whose trust
+/// store is the GOST test CA (tests/fixtures/make-gost-pki.sh) under the `qualified` profile.
+fn gost_citizen_confirms_with_the_agent_and_the_gost_token(ctx: &Ctx) -> Result<(), String> {
+    let dir = ctx.scratch.join(format!("{}-gost", ctx.backend));
+    let made = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/make-gost-pki.sh"))
+        .arg(&dir)
+        .status()
+        .map_err(|e| format!("make-gost-pki.sh: {e}"))?;
+    check!(
+        made.success(),
+        "make-gost-pki.sh failed (libengine-gost-openssl?)"
+    );
+    let token_conf = dir.join("gost-token.toml");
+    std::fs::write(
+        &token_conf,
+        "[[token]]\nlabel = \"GOST\"\nserial = \"GS0001\"\nuser_pin = \"12345678\"\n\
+         [[token.key]]\nid = \"01\"\nlabel = \"ivanov\"\ncertificate = \"user-512-A.pem\"\nprivate_key = \"user-512-A.key\"\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "profile = \"qualified\"\ntrust = [\"{}\"]\ncrls = [\"{}\", \"{}\"]\n\
+             [password_cost]\nmemory_kib = 256\niterations = 1\n",
+            dir.join("root.pem").display(),
+            dir.join("root.crl.pem").display(),
+            dir.join("intermediate.crl.pem").display(),
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let server = Server::start(&config, &ctx.database("gost"));
+    let mut c = Client::new(&server.base);
+    let login = ctx.login();
+    check!(c.register(&login).status == 201, "register");
+    check!(
+        c.profile("Иванов", "Иван", "Иванович", SNILS).status == 200,
+        "profile"
+    );
+    let module = tokenconfirm_gost_token::built::module()?;
+    let out = Command::new(
+        env!("CARGO_BIN_EXE_tokenconfirm-server")
+            .replace("tokenconfirm-server", "tokenconfirm-agent"),
+    )
+    .arg("--module")
+    .arg(&module)
+    .args(["confirm", "--server", &server.base, "--login", &login])
+    .args(["--password-from-env", "TC_PW", "--pin-from-env", "TC_PIN"])
+    .env("TOKENCONFIRM_GOST_TOKEN_CONF", &token_conf)
+    .env("TC_PW", "correct horse battery")
+    .env("TC_PIN", "12345678")
+    .output()
+    .map_err(|e| format!("run agent: {e}"))?;
+    check!(
+        out.status.success(),
+        "agent confirm (GOST) failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = c.get("/api/v1/account");
+    check!(
+        a.body["level"] == "confirmed",
+        "account after a GOST confirmation: {}",
+        a.body
+    );
+    Ok(())
+}
+
 fn replayed_challenge(ctx: &Ctx) -> Result<(), String> {
     let (mut c, env) = ctx.ready()?;
     check!(c.confirm(&env).status == 200, "first");
@@ -890,6 +959,10 @@ const CASES: &[(&str, Case)] = &[
     (
         "happy path: agent CLI + SoftHSM → confirmed",
         happy_path_with_the_agent_and_softhsm,
+    ),
+    (
+        "GOST: agent CLI + software GOST token (512-bit, qualified profile) → confirmed",
+        gost_citizen_confirms_with_the_agent_and_the_gost_token,
     ),
     ("wrong origin", wrong_origin),
     ("replayed challenge", replayed_challenge),
