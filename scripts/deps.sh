@@ -33,6 +33,13 @@ install_deps() {
   command -v firefox-esr >/dev/null || need+=(firefox-esr)
   command -v node >/dev/null || need+=(nodejs)
   command -v npm >/dev/null || need+=(npm)
+  # Real PC/SC with a virtual OpenPGP card (agent/tests/virtual_card.rs, tests/pcsc/): pcscd,
+  # vsmartcard's vpcd virtual readers, and libclang with clang's headers to build the card once
+  # (littlefs2-sys runs bindgen; the built card is cached, see tests/pcsc/build-vcard.sh).
+  [ -x /usr/sbin/pcscd ] || need+=(pcscd)
+  [ -e /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || need+=(vsmartcard-vpcd)
+  { ls /usr/lib/llvm-*/lib/libclang*.so* && ls /usr/lib/llvm-*/lib/clang/*/include/stdbool.h; } >/dev/null 2>&1 ||
+    need+=(libclang-dev)
   if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
   command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; return 1; }
 }

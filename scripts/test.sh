@@ -16,6 +16,9 @@ step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+step "virtual OpenPGP card for the PC/SC tests (tests/pcsc/build-vcard.sh: built once, then cached)"
+TOKENCONFIRM_VCARD=$(bash tests/pcsc/build-vcard.sh)
+export TOKENCONFIRM_VCARD
 step "unit, integration and conformance tests (real SoftHSM, real OpenSSL)"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 step "benchmark binaries still run (quick mode, no figures asserted)"

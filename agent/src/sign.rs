@@ -118,7 +118,8 @@ pub fn sign(
         context.clone(),
         false,
         cancelled,
-    )?;
+    )
+    .map_err(|e| removed_or(cert, e))?;
     // Signed attributes after login, so signing-time is when the token signs, not when the
     // PIN dialog opened.
     let signed =
@@ -145,7 +146,7 @@ pub fn sign(
     if let Err(e) = session.logout() {
         tracing::debug!("C_Logout: {e}");
     }
-    let (attrs, to_be_signed, signature) = signed?;
+    let (attrs, to_be_signed, signature) = signed.map_err(|e| removed_or(cert, e))?;
     plan.self_check(&cert.info, &to_be_signed, &signature)?;
 
     let chain: Vec<CertInfo> = envelope::chain_for(&cert.info, &inventory.authorities)
@@ -329,6 +330,39 @@ pub fn find_private_key(session: &Session, cert: &TokenCertificate) -> Result<Ob
             hex(&cert.key_id)
         ),
     ))
+}
+
+/// How long a token that failed an operation is watched for having been pulled out: pcscd
+/// notices a removal a few hundred milliseconds after the transmission that failed, and OpenSC
+/// re-reads slot state at most once a second.
+const REMOVAL_GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// `e` as it should reach the user: a token that fails an operation because it was pulled out
+/// mid-way often reports a generic failure first (OpenSC: CKR_GENERAL_ERROR after "Transmit
+/// failed"), the removal only a moment later — so after a generic failure the slot is watched
+/// for [`REMOVAL_GRACE`] and, if the token is gone, the error is `device-removed`.
+fn removed_or(cert: &TokenCertificate, e: AgentError) -> AgentError {
+    if e.code != ErrorCode::SigningFailed {
+        return e;
+    }
+    let started = std::time::Instant::now();
+    loop {
+        let present = match cert.module.ctx.get_slot_info(cert.slot) {
+            Ok(info) => info.token_present(),
+            Err(_) => false,
+        };
+        if !present {
+            tracing::info!(certificate = %cert.id, "the token was removed during the operation");
+            return AgentError::new(
+                ErrorCode::DeviceRemoved,
+                format!("the token was removed during the operation ({})", e.detail),
+            );
+        }
+        if started.elapsed() >= REMOVAL_GRACE {
+            return e;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// CKA_GOSTR3410_PARAMS.

@@ -120,10 +120,16 @@ pub fn query(ctx: &pcsc::Context, reader: &std::ffi::CStr) -> Result<Vec<u8>, pc
     // MAX_BUFFER_SIZE of pcsc-lite; a feature list is at most a few dozen bytes.
     let mut buffer = [0u8; 264];
     let answer = card
-        .control(pcsc::ctl_code(GET_FEATURE_REQUEST.into()), &[], &mut buffer)?
-        .to_vec();
-    let _ = card.disconnect(pcsc::Disposition::LeaveCard);
-    Ok(answer)
+        .control(pcsc::ctl_code(GET_FEATURE_REQUEST.into()), &[], &mut buffer)
+        .map(<[u8]>::to_vec);
+    // Always leave the card as it is: dropping a `pcsc::Card` disconnects with a card reset,
+    // which would log out any other program's session on it (OpenSC mid-signature, say) —
+    // also when the reader does not answer the feature request.
+    if let Err((card, e)) = card.disconnect(pcsc::Disposition::LeaveCard) {
+        tracing::debug!("SCardDisconnect(LEAVE_CARD): {e}");
+        std::mem::forget(card);
+    }
+    answer
 }
 
 /// Whether a failed query may succeed later (another program holds the reader, the service
