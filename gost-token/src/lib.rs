@@ -76,11 +76,15 @@ pub mod built {
         for profile in ["debug", "release"] {
             candidates.push(target.join(profile).join(FILE_NAME));
         }
-        candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-            format!(
-                "{FILE_NAME} not found (looked at {candidates:?}); build it with \
+        candidates
+            .iter()
+            .find(|p| p.is_file())
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "{FILE_NAME} not found (looked at {candidates:?}); build it with \
                  `cargo build -p tokenconfirm-gost-token` or set TOKENCONFIRM_GOST_TOKEN_MODULE"
-            )
-        })
+                )
+            })
     }
 }

@@ -503,7 +503,11 @@ impl Library {
     /// `C_GetMechanismList`.
     pub fn mechanism_list(&self, slot: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
         let (_, token) = self.token(slot)?;
-        Ok(token.mechanisms.iter().map(|m| m.mechanism_type()).collect())
+        Ok(token
+            .mechanisms
+            .iter()
+            .map(|m| m.mechanism_type())
+            .collect())
     }
 
     /// `C_GetMechanismInfo`.
