@@ -2,18 +2,11 @@
 
 mod common;
 
-use common::{challenge_at, fixture, fresh_challenge, openssl_verify, serial, Fixture};
+use common::{challenge_at, fixture, fresh_challenge, openssl_verify, serial, Fixture, Host};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 
 const ORIGIN: &str = "https://portal.example";
-
-struct Host {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: ChildStdout,
-}
 
 fn config(f: &Fixture, pin_prompt: &str) -> std::path::PathBuf {
     let path = f.dir.path().join(format!("agent-{pin_prompt}.toml"));
@@ -49,59 +42,15 @@ done
 
 /// Starts the host as Chromium does (first argument: the caller origin).
 fn start(f: &Fixture, args: &[&str]) -> Host {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tokenconfirm-agent"))
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenconfirm-agent"));
+    cmd.args(args)
         .env("SOFTHSM2_CONF", f.softhsm_conf())
-        .env("TOKENCONFIRM_CONFIG", config(f, "none"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdin = child.stdin.take();
-    let stdout = child.stdout.take().unwrap();
-    Host {
-        child,
-        stdin,
-        stdout,
-    }
+        .env("TOKENCONFIRM_CONFIG", config(f, "none"));
+    Host::spawn(cmd)
 }
 
 fn chrome(f: &Fixture) -> Host {
     start(f, &["chrome-extension://kgnbgkhkpnbnfhcnnmiegdekmgjbhdcg/"])
-}
-
-impl Host {
-    fn send_raw(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(bytes).unwrap();
-        stdin.flush().unwrap();
-    }
-    fn send(&mut self, v: &Value) {
-        let body = serde_json::to_vec(v).unwrap();
-        let mut frame = (body.len() as u32).to_ne_bytes().to_vec();
-        frame.extend(body);
-        self.send_raw(&frame);
-    }
-    fn recv(&mut self) -> Value {
-        let mut len = [0u8; 4];
-        self.stdout.read_exact(&mut len).expect("reply length");
-        let mut body = vec![0u8; u32::from_ne_bytes(len) as usize];
-        self.stdout.read_exact(&mut body).expect("reply body");
-        serde_json::from_slice(&body).expect("reply is JSON")
-    }
-    fn call(&mut self, v: Value) -> Value {
-        self.send(&v);
-        self.recv()
-    }
-    /// Closes stdin; returns the exit code and anything left on stdout (must be nothing).
-    fn finish(mut self) -> (i32, Vec<u8>) {
-        drop(self.stdin.take());
-        let mut rest = Vec::new();
-        self.stdout.read_to_end(&mut rest).unwrap();
-        let status = self.child.wait().unwrap();
-        (status.code().unwrap_or(-1), rest)
-    }
 }
 
 fn sign_request(id: &str, challenge: &str, origin: &str, cert: &str, pin: Option<&str>) -> Value {

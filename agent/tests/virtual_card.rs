@@ -509,6 +509,68 @@ fn pcsc_card_pulled_out_mid_signature_is_device_removed() {
     );
 }
 
+/// (d′) The same pull-out under the long-lived native-messaging host (as the browser runs it):
+/// the `sign` reply is `device-removed`, and after re-insertion the *same* host process lists
+/// the card again and signs — no restart.
+#[test]
+fn pcsc_native_host_keeps_working_after_the_card_is_pulled_mid_signature() {
+    let Some(mut s) = setup(false) else { return };
+    s.card.insert_with(&["--die-on-ins", "88"]);
+    s.pcscd.wait_card(true);
+    let mut cmd = s.agent();
+    cmd.arg("chrome-extension://kgnbgkhkpnbnfhcnnmiegdekmgjbhdcg/");
+    let mut host = common::Host::spawn(cmd);
+    let list = host.call(serde_json::json!({"id": "l1", "command": "list-certificates"}));
+    let id = list["result"]["certificates"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the card's certificate is listed: {list}"))
+        .to_owned();
+    let sign = |host: &mut common::Host, request: &str| {
+        let challenge: serde_json::Value =
+            serde_json::from_str(&common::fresh_challenge(ORIGIN)).unwrap();
+        host.call(serde_json::json!({
+            "id": request, "command": "sign", "origin": ORIGIN, "certificateId": id,
+            "challenge": challenge, "pin": "123456",
+        }))
+    };
+    let started = Instant::now();
+    let reply = sign(&mut host, "s1");
+    let took = started.elapsed();
+    assert_eq!(reply["ok"], false, "{reply}");
+    assert_eq!(reply["error"]["code"], "device-removed", "{reply}");
+    assert!(took < REMOVAL_BOUND, "answered in {took:?}");
+    let card_exit = s.card.wait_exit(Duration::from_secs(5));
+    assert_eq!(
+        card_exit.and_then(|e| e.code()),
+        Some(3),
+        "dropped at INS 88"
+    );
+    s.pcscd.wait_card(false);
+
+    s.card.insert();
+    s.pcscd.wait_card(true);
+    let started = Instant::now();
+    let list = host.call(serde_json::json!({"id": "l2", "command": "list-certificates"}));
+    assert_eq!(
+        list["result"]["certificates"][0]["id"], id,
+        "the same host lists the re-inserted card: {list}"
+    );
+    let reply = sign(&mut host, "s2");
+    assert_eq!(reply["ok"], true, "{reply}");
+    let der =
+        tokenconfirm_wire::b64::std_decode(reply["result"]["envelope"].as_str().unwrap()).unwrap();
+    let verified = verify_with_server_library(s.p, &der);
+    assert_eq!(verified.identity.snils.as_deref(), Some(CARD_SNILS));
+    smartcard::loud(&format!(
+        "virtual card, native host: device-removed after {} ms; re-inserted card listed and signed by the same host process in {} ms",
+        took.as_millis(),
+        started.elapsed().as_millis()
+    ));
+    let (code, rest) = host.finish();
+    assert_eq!(code, 0);
+    assert!(rest.is_empty());
+}
+
 /// (e) pcscd runs but has no reader: `readers` says so (both languages), exits 1, and
 /// `--wait` does not hang.
 #[test]

@@ -143,3 +143,64 @@ pub fn openssl_print(envelope_der: &[u8]) -> String {
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The agent as a native-messaging host: a child process spoken to in frames (4-byte
+/// native-endian length + JSON) on stdin/stdout.
+pub struct Host {
+    pub child: std::process::Child,
+    pub stdin: Option<std::process::ChildStdin>,
+    pub stdout: std::process::ChildStdout,
+}
+
+impl Host {
+    /// Spawns `cmd` with piped stdin/stdout and stderr discarded.
+    pub fn spawn(mut cmd: Command) -> Host {
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the agent");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        Host {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).expect("write frame");
+        stdin.flush().expect("flush");
+    }
+    pub fn send(&mut self, v: &serde_json::Value) {
+        let body = serde_json::to_vec(v).expect("json");
+        let mut frame = (body.len() as u32).to_ne_bytes().to_vec();
+        frame.extend(body);
+        self.send_raw(&frame);
+    }
+    pub fn recv(&mut self) -> serde_json::Value {
+        use std::io::Read;
+        let mut len = [0u8; 4];
+        self.stdout.read_exact(&mut len).expect("reply length");
+        let mut body = vec![0u8; u32::from_ne_bytes(len) as usize];
+        self.stdout.read_exact(&mut body).expect("reply body");
+        serde_json::from_slice(&body).expect("reply is JSON")
+    }
+    pub fn call(&mut self, v: serde_json::Value) -> serde_json::Value {
+        self.send(&v);
+        self.recv()
+    }
+    /// Closes stdin; returns the exit code and anything left on stdout (must be nothing).
+    pub fn finish(mut self) -> (i32, Vec<u8>) {
+        use std::io::Read;
+        drop(self.stdin.take());
+        let mut rest = Vec::new();
+        self.stdout.read_to_end(&mut rest).expect("read rest");
+        let status = self.child.wait().expect("wait");
+        (status.code().unwrap_or(-1), rest)
+    }
+}
