@@ -571,6 +571,50 @@ fn pcsc_native_host_keeps_working_after_the_card_is_pulled_mid_signature() {
     assert!(rest.is_empty());
 }
 
+/// A known card in a reader whose PKCS#11 module the agent does not have (here: the agent is
+/// configured with a module path that does not exist instead of OpenSC): `list --json` and
+/// `doctor` name the product and say what to install, in both languages.
+#[test]
+fn pcsc_known_card_without_its_module_gets_a_product_hint() {
+    let Some(s) = setup(true) else { return };
+    let config = s.dir.path().join("agent-no-opensc.toml");
+    std::fs::write(
+        &config,
+        "modules = [\"/nonexistent/vendor-pkcs11.so\"]\ndiscover = false\npin_prompt = \"none\"\n",
+    )
+    .unwrap();
+    let out = agent_with(&s.pcscd, &config)
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("list --json: {e}: {}", stderr(&out)));
+    let hint = &v["hints"][0];
+    assert_eq!(hint["product"], "OpenPGP card", "{v:#}");
+    assert!(
+        hint["modules"].to_string().contains("opensc-pkcs11"),
+        "{hint}"
+    );
+    assert!(
+        hint["installEn"].as_str().unwrap_or("").contains("OpenSC"),
+        "{hint}"
+    );
+    assert!(
+        hint["installRu"].as_str().unwrap_or("").contains("OpenSC"),
+        "{hint}"
+    );
+    let doctor = agent_with(&s.pcscd, &config)
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        text.contains("OpenPGP card") && text.contains("OpenSC"),
+        "doctor names the product and what to install:\n{text}\n{}",
+        stderr(&doctor)
+    );
+}
+
 /// (e) pcscd runs but has no reader: `readers` says so (both languages), exits 1, and
 /// `--wait` does not hang.
 #[test]
