@@ -355,7 +355,7 @@ fn removed_or(cert: &TokenCertificate, e: AgentError) -> AgentError {
             tracing::info!(certificate = %cert.id, "the token was removed during the operation");
             return AgentError::new(
                 ErrorCode::DeviceRemoved,
-                format!("the token was removed during the operation ({})", e.detail),
+                format!("{}; the token has left its slot since", e.detail),
             );
         }
         if started.elapsed() >= REMOVAL_GRACE {

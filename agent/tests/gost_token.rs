@@ -266,3 +266,57 @@ fn gost_certificates_are_listed_with_their_key_kind() {
         "{kinds:?}"
     );
 }
+
+/// A token behind a PIN pad (CKF_PROTECTED_AUTHENTICATION_PATH; the soft token's
+/// `pin_pad_entry` plays the keypad): the agent reports `pinPad`, never asks for a PIN, logs in
+/// with a NULL PIN and signs; a wrong entry on the pad is `pin-incorrect`.
+#[test]
+fn gost_pin_pad_token_logs_in_through_the_protected_path() {
+    let s = Setup::new();
+    let conf = |name: &str, serial: &str, entry: &str| {
+        let path = s.path(name);
+        std::fs::write(
+            &path,
+            format!(
+                "[[token]]\nlabel = \"GOST pad\"\nserial = \"{serial}\"\nuser_pin = \"{PIN}\"\n\
+                 pin_pad_entry = \"{entry}\"\n[[token.key]]\nid = \"01\"\nlabel = \"k\"\n\
+                 certificate = \"user-256-TCA.pem\"\nprivate_key = \"user-256-TCA.key\"\n",
+            ),
+        )
+        .expect("config");
+        path
+    };
+    let right = conf("pad-right.toml", "GP0001", PIN);
+    let list = s
+        .agent()
+        .env("TOKENCONFIRM_GOST_TOKEN_CONF", &right)
+        .args(["list", "--json"])
+        .output()
+        .expect("agent");
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
+    assert_eq!(v["certificates"][0]["token"]["pinPad"], true, "{v:#}");
+
+    let sign = |conf: &Path, name: &str| {
+        let challenge = s.path(&format!("{name}.json"));
+        std::fs::write(&challenge, fresh_challenge()).expect("challenge");
+        let out_file = s.path(&format!("{name}.p7s"));
+        // No PIN source at all: only the pad can log in.
+        let out = s
+            .agent()
+            .env("TOKENCONFIRM_GOST_TOKEN_CONF", conf)
+            .args(["sign", "--origin", ORIGIN, "--cert", "01", "--challenge"])
+            .arg(&challenge)
+            .arg("--out")
+            .arg(&out_file)
+            .output()
+            .expect("agent");
+        (out, out_file)
+    };
+    let (out, envelope) = sign(&right, "pad-right");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(envelope.exists());
+    let (out, envelope) = sign(&conf("pad-wrong.toml", "GP0002", "00000000"), "pad-wrong");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("pin-incorrect"), "{}", stderr(&out));
+    assert!(!envelope.exists());
+}

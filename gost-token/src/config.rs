@@ -99,6 +99,7 @@ struct RawToken {
     /// Taken as a generic value so that a mistyped PIN is never echoed by serde's error.
     user_pin: toml::Value,
     max_pin_retries: Option<i64>,
+    pin_pad_entry: Option<toml::Value>,
     state_file: Option<PathBuf>,
     mechanisms: Option<Vec<String>>,
     #[serde(default, rename = "key")]
@@ -131,6 +132,9 @@ pub struct TokenConfig {
     pub serial: String,
     /// The user PIN (wiped on drop, never printed).
     pub user_pin: Zeroizing<Vec<u8>>,
+    /// Simulated PIN pad: the token sets CKF_PROTECTED_AUTHENTICATION_PATH and a C_Login with
+    /// a NULL PIN checks this entry as if the citizen typed it on the reader (wiped on drop).
+    pub pin_pad_entry: Option<Zeroizing<Vec<u8>>>,
     /// Consecutive wrong PINs that lock the PIN.
     pub max_pin_retries: u32,
     /// The retry counter file (absolute or relative to the working directory).
@@ -148,6 +152,7 @@ impl std::fmt::Debug for TokenConfig {
             .field("label", &self.label)
             .field("serial", &self.serial)
             .field("user_pin", &"<redacted>")
+            .field("pin_pad", &self.pin_pad_entry.is_some())
             .field("max_pin_retries", &self.max_pin_retries)
             .field("state_file", &self.state_file)
             .field("mechanisms", &self.mechanisms)
@@ -235,6 +240,11 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Config, ConfigE
                 &format!("must be {MIN_PIN_LEN} to {MAX_PIN_LEN} bytes long"),
             ));
         }
+        let pin_pad_entry = match token.pin_pad_entry {
+            None => None,
+            Some(toml::Value::String(entry)) => Some(Zeroizing::new(entry.into_bytes())),
+            Some(_) => return Err(invalid(what("pin_pad_entry"), "must be a quoted string")),
+        };
         let max_pin_retries = match token.max_pin_retries {
             None => DEFAULT_MAX_PIN_RETRIES,
             Some(n) if (1..=255).contains(&n) => n as u32,
@@ -286,6 +296,7 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Config, ConfigE
             label: token.label,
             serial: token.serial,
             user_pin,
+            pin_pad_entry,
             max_pin_retries,
             state_file,
             mechanisms,

@@ -58,6 +58,8 @@ struct Token {
     label: String,
     serial: String,
     pin: Zeroizing<Vec<u8>>,
+    /// What the simulated PIN pad "types" on a C_Login with a NULL PIN (`None`: no PIN pad).
+    pin_pad_entry: Option<Zeroizing<Vec<u8>>>,
     max_retries: u32,
     state_file: std::path::PathBuf,
     mechanisms: Vec<Mechanism>,
@@ -351,6 +353,7 @@ impl Token {
             label: cfg.label,
             serial: cfg.serial,
             pin: cfg.user_pin,
+            pin_pad_entry: cfg.pin_pad_entry,
             max_retries: cfg.max_pin_retries,
             state_file: cfg.state_file,
             mechanisms: cfg.mechanisms,
@@ -466,6 +469,9 @@ impl Library {
         let remaining = token.max_retries.saturating_sub(failed);
         let mut flags =
             CKF_RNG | CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
+        if token.pin_pad_entry.is_some() {
+            flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
+        }
         if remaining == 0 {
             flags |= CKF_USER_PIN_LOCKED;
         } else {
@@ -588,12 +594,27 @@ impl Library {
     }
 
     /// `C_Login`. `CKU_CONTEXT_SPECIFIC` re-checks the PIN during a sign operation (no key
-    /// needs it, but it is harmless).
-    pub fn login(&mut self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
+    /// needs it, but it is harmless). `pin: None` (a NULL PIN) is the protected authentication
+    /// path: on a token configured with `pin_pad_entry` that entry is checked as if typed on the
+    /// reader's keypad; on others it is `CKR_ARGUMENTS_BAD`.
+    pub fn login(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        user: CK_USER_TYPE,
+        pin: Option<&[u8]>,
+    ) -> Result<()> {
         let session = self.session(h)?;
         let slot = session.slot;
         let signing = session.sign.is_some();
         let token = self.tokens.get_mut(slot).ok_or(Error::General)?;
+        let typed;
+        let pin = match pin {
+            Some(pin) => pin,
+            None => {
+                typed = token.pin_pad_entry.clone().ok_or(Error::ArgumentsBad)?;
+                &typed[..]
+            }
+        };
         match user {
             CKU_USER => {
                 if token.logged_in {

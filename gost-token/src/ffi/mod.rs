@@ -275,7 +275,12 @@ unsafe extern "C" fn C_Login(
     pin_len: CK_ULONG,
 ) -> CK_RV {
     guard(|| {
-        let pin = slice(pin as *const u8, pin_len)?;
+        // A NULL PIN asks for the protected authentication path (the "reader's keypad").
+        let pin = if pin.is_null() {
+            None
+        } else {
+            Some(slice(pin as *const u8, pin_len)?)
+        };
         token::with(|lib| lib.login(session, user, pin))
     })
 }
