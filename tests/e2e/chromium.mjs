@@ -11,7 +11,7 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 import {
   Api, EXTENSION_DIR, HOST_NAME, ROOT, agentWrapper, assert, audit, chromeManifest, cleanup, emptyTokens,
-  makeFixture, scratch, startRelay, startServer, summary, test,
+  makeFixture, makeGostFixture, scratch, startRelay, startServer, summary, test,
 } from "./lib.mjs";
 
 const ARTIFACTS = path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, "target"), "e2e", "chromium");
@@ -23,7 +23,8 @@ fs.mkdirSync(ARTIFACTS, { recursive: true });
 
 const work = scratch("chromium");
 const fixture = makeFixture(path.join(work, "fixture"));
-const server = await startServer(work, fixture);
+const gost = makeGostFixture(path.join(work, "gost"));
+const server = await startServer(work, fixture, gost);
 const relayOrigin = await startRelay();
 let step = 0;
 
@@ -371,6 +372,38 @@ try {
       console.log(`  token inserted while the window waited: listed after ${foundMs} ms, confirmed without a click on anything but Sign`);
     } finally {
       await ctx4.close();
+    }
+  });
+
+  await test("chromium: GOST certificate on a PIN-pad token → the window says to use the reader's keypad, no PIN field; confirmed", async () => {
+    const padDir = path.join(work, "pin-pad");
+    fs.mkdirSync(padDir, { recursive: true });
+    const conf = path.join(padDir, "gost-token.toml");
+    fs.writeFileSync(
+      conf,
+      `[[token]]\nlabel = "Рутокен PINPad (soft)"\nserial = "PAD0001"\nuser_pin = "12345678"\npin_pad_entry = "12345678"\n` +
+        `[[token.key]]\nid = "01"\nlabel = "Иванов"\ncertificate = "${path.join(gost.dir, "user-256-TCA.pem")}"\nprivate_key = "${path.join(gost.dir, "user-256-TCA.key")}"\n`,
+    );
+    const ctx5 = await launch("pin-pad", agentWrapper(padDir, fixture, { module: gost.module, env: { TOKENCONFIRM_GOST_TOKEN_CONF: conf } }));
+    try {
+      const p5 = await ctx5.newPage();
+      await standardAccount(p5);
+      const win = await openWindow(ctx5, p5);
+      const radio = `#certs input[name=cert][value="${gost.id}"]`;
+      await win.waitForSelector(radio, { timeout: 15000 });
+      await win.check(radio);
+      await win.waitForSelector("#pinpad-hint:not([hidden])", { timeout: 5000 });
+      assert(await win.isHidden("#pin-group"), "no PIN field for a PIN-pad token");
+      step += 1;
+      await win.screenshot({ path: path.join(ARTIFACTS, `${String(step).padStart(2, "0")}-pin-pad.png`) });
+      await win.click("#sign", { noWaitAfter: true }).catch(() => {});
+      await p5.waitForSelector("#level[data-level=confirmed]", { timeout: 20000 });
+      const last = audit(server.db).filter((r) => r.outcome === "ok").pop();
+      const result = JSON.parse(last.result);
+      assert(result.identity.snils === "11223344595", "audit record identity");
+      assert(result.signer.issuer.includes("ГОСТ УЦ"), `signed with the GOST certificate: ${last.result}`);
+    } finally {
+      await ctx5.close();
     }
   });
 } finally {

@@ -43,15 +43,38 @@ export function makeFixture(dir) {
   return { dir, env, pki, ecId, pin: env.TOKENCONFIRM_TEST_PIN };
 }
 
-/** Starts tokenconfirm-server (debug build) with a test configuration; resolves {base, db}. */
-export async function startServer(dir, fixture) {
+/** A GOST PKI (tests/fixtures/make-gost-pki.sh) and the software GOST token module
+ * (gost-token/, built here for the e2e profile): {dir, module, certDer}. The user certificate is
+ * the same citizen as the SoftHSM fixture (Иванов Иван Иванович, SNILS 112-233-445 95). */
+export function makeGostFixture(dir) {
+  execFileSync("bash", [path.join(ROOT, "tests/fixtures/make-gost-pki.sh"), dir], { stdio: "ignore" });
+  const release = (process.env.TOKENCONFIRM_E2E_PROFILE || "debug") === "release";
+  execFileSync("cargo", ["build", "--quiet", "-p", "tokenconfirm-gost-token", ...(release ? ["--release"] : [])], {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const module = path.join(BIN, "libtokenconfirm_gost_token.so");
+  const pem = fs.readFileSync(path.join(dir, "user-256-TCA.pem"), "utf8");
+  const certDer = Buffer.from(pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
+  return { dir, module, certDer, id: createHash("sha256").update(certDer).digest("base64url") };
+}
+
+/** Starts tokenconfirm-server (debug build) with a test configuration; resolves {base, db}.
+ * `gost`: also trust the GOST test CA of `makeGostFixture`. */
+export async function startServer(dir, fixture, gost) {
+  const trust = [path.join(fixture.pki, "root.pem"), ...(gost ? [path.join(gost.dir, "root.pem")] : [])];
+  const crls = [
+    path.join(fixture.pki, "intermediate.crl.pem"),
+    path.join(fixture.pki, "root.crl.pem"),
+    ...(gost ? [path.join(gost.dir, "root.crl.pem"), path.join(gost.dir, "intermediate.crl.pem")] : []),
+  ];
   const db = `sqlite:${path.join(dir, "e2e.db")}`;
   const config = path.join(dir, "server.toml");
   fs.writeFileSync(
     config,
     `profile = "qualified-test"
-trust = ["${path.join(fixture.pki, "root.pem")}"]
-crls = ["${path.join(fixture.pki, "intermediate.crl.pem")}", "${path.join(fixture.pki, "root.crl.pem")}"]
+trust = ${JSON.stringify(trust)}
+crls = ${JSON.stringify(crls)}
 [password_cost]
 memory_kib = 256
 iterations = 1
@@ -79,7 +102,7 @@ sessions_per_minute = 0
 /** A wrapper the browser starts as the native host: the real agent with the fixture's token.
  * `pinDialog: "agent"` configures the agent to ask for the PIN itself, through a stand-in
  * pinentry (Assuan) that answers with the fixture's PIN. */
-export function agentWrapper(dir, fixture, { tokensConf, pinDialog } = {}) {
+export function agentWrapper(dir, fixture, { tokensConf, pinDialog, module, env: extraEnv = {} } = {}) {
   const config = path.join(dir, "agent.toml");
   let extra = `pin_prompt = "none"\n`;
   let env = "";
@@ -95,8 +118,9 @@ export function agentWrapper(dir, fixture, { tokensConf, pinDialog } = {}) {
   }
   fs.writeFileSync(
     config,
-    `modules = ["${fixture.env.TOKENCONFIRM_TEST_MODULE}"]\ndiscover = false\n${extra}log_file = "${path.join(dir, "agent.log")}"\nlog_level = "info"\n`,
+    `modules = ["${module || fixture.env.TOKENCONFIRM_TEST_MODULE}"]\ndiscover = false\n${extra}log_file = "${path.join(dir, "agent.log")}"\nlog_level = "info"\n`,
   );
+  for (const [k, v] of Object.entries(extraEnv)) env += `export ${k}='${v}'\n`;
   const wrapper = path.join(dir, "tokenconfirm-agent-host");
   fs.writeFileSync(
     wrapper,
