@@ -4,6 +4,8 @@
 //! accept the envelopes. Keys and certificates are made at test time by
 //! tests/fixtures/make-gost-pki.sh (OpenSSL + gost engine).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tokenconfirm_verify::path::revocation::CrlSet;
@@ -82,7 +84,7 @@ impl Setup {
 
     fn sign(&self, id: &str, pin: &str) -> (Output, PathBuf) {
         let challenge = self.path(&format!("challenge-{id}.json"));
-        std::fs::write(&challenge, fresh_challenge()).expect("challenge");
+        std::fs::write(&challenge, common::fresh_challenge(ORIGIN)).expect("challenge");
         let out_file = self.path(&format!("envelope-{id}.p7s"));
         let out = self
             .agent()
@@ -96,24 +98,6 @@ impl Setup {
             .expect("run the agent");
         (out, out_file)
     }
-}
-
-fn fresh_challenge() -> String {
-    use tokenconfirm_wire::challenge::Timestamp;
-    let issued = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
-    let mut nonce = [0u8; 32];
-    let mut urandom = std::fs::File::open("/dev/urandom").expect("urandom");
-    std::io::Read::read_exact(&mut urandom, &mut nonce).expect("random");
-    serde_json::json!({
-        "version": 1,
-        "nonce": tokenconfirm_wire::b64::url_encode(&nonce),
-        "origin": ORIGIN,
-        "account": "acct-gost-1",
-        "purpose": "account-confirmation",
-        "issuedAt": Timestamp::from_datetime(issued).to_string(),
-        "expiresAt": Timestamp::from_datetime(issued + time::Duration::minutes(5)).to_string(),
-    })
-    .to_string()
 }
 
 fn stderr(o: &Output) -> String {
@@ -298,7 +282,7 @@ fn gost_pin_pad_token_logs_in_through_the_protected_path() {
 
     let sign = |conf: &Path, name: &str| {
         let challenge = s.path(&format!("{name}.json"));
-        std::fs::write(&challenge, fresh_challenge()).expect("challenge");
+        std::fs::write(&challenge, common::fresh_challenge(ORIGIN)).expect("challenge");
         let out_file = s.path(&format!("{name}.p7s"));
         // No PIN source at all: only the pad can log in.
         let out = s
