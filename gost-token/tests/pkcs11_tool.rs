@@ -221,23 +221,7 @@ fn pkcs11_tool_raw_signatures_on_every_param_set_verify_with_tokenconfirm_gost_a
         );
         std::fs::write(&digest_file, &digest).unwrap();
 
-        pkcs11_tool_ok(
-            &conf,
-            &[
-                "--login",
-                "--pin",
-                PIN,
-                "--sign",
-                "-m",
-                mechanism,
-                "--id",
-                &key.id,
-                "-i",
-                &digest_file.to_string_lossy(),
-                "-o",
-                &sig_file.to_string_lossy(),
-            ],
-        );
+        sign_with_pkcs11_tool(&conf, mechanism, &key.id, &digest_file, &sig_file);
         let signature = std::fs::read(&sig_file).unwrap();
         assert_eq!(signature.len(), 2 * bytes(*size), "{}", key.label);
         let cert = key.cert();
@@ -308,23 +292,7 @@ fn pkcs11_tool_hash_and_sign_mechanisms_verify_with_openssl_dgst_single_and_mult
         );
         for input in ["small.txt", "big.bin"] {
             let sig = format!("{}-{input}.sig", key.label);
-            pkcs11_tool_ok(
-                &conf,
-                &[
-                    "--login",
-                    "--pin",
-                    PIN,
-                    "--sign",
-                    "-m",
-                    mechanism,
-                    "--id",
-                    &key.id,
-                    "-i",
-                    &dir.join(input).to_string_lossy(),
-                    "-o",
-                    &dir.join(&sig).to_string_lossy(),
-                ],
-            );
+            sign_with_pkcs11_tool(&conf, mechanism, &key.id, &dir.join(input), &dir.join(&sig));
             let out = openssl(
                 dir,
                 &[
@@ -551,4 +519,26 @@ fn a_bad_configuration_fails_c_initialize_and_never_prints_the_pin() {
     broken.certificate = dir.join("user-256-TCA.key");
     let conf = write_config(dir, &[token(vec![broken])]);
     check(Some(&conf), "unexpected PEM label \"PRIVATE KEY\"");
+}
+
+/// `pkcs11-tool --login --pin PIN --sign -m MECHANISM --id ID -i INPUT -o OUTPUT`, which must
+/// succeed.
+fn sign_with_pkcs11_tool(conf: &Path, mechanism: &str, id: &str, input: &Path, output: &Path) {
+    pkcs11_tool_ok(
+        conf,
+        &[
+            "--login",
+            "--pin",
+            PIN,
+            "--sign",
+            "-m",
+            mechanism,
+            "--id",
+            id,
+            "-i",
+            &input.to_string_lossy(),
+            "-o",
+            &output.to_string_lossy(),
+        ],
+    );
 }

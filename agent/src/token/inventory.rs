@@ -91,6 +91,20 @@ pub struct Inventory {
 }
 
 impl Inventory {
+    /// Records a module that cannot be used this scan: a problem and a failed module report.
+    fn refuse(&mut self, candidate: &Candidate, e: AgentError) {
+        self.problems.push(Problem {
+            source: candidate.path.display().to_string(),
+            code: e.code,
+            detail: e.detail.clone(),
+        });
+        self.modules.push(ModuleReport {
+            candidate: candidate.clone(),
+            status: Err(e),
+            tokens: Vec::new(),
+        });
+    }
+
     /// Loads every candidate module and reads every token. Failures are recorded in
     /// `problems`, never fatal. Slots are enumerated afresh (`C_GetSlotList` with
     /// tokenPresent) every time; a module is re-initialized first when it is idle and stale
@@ -104,16 +118,7 @@ impl Inventory {
             let module = match loaded {
                 Ok(m) => m,
                 Err(e) => {
-                    inv.problems.push(Problem {
-                        source: candidate.path.display().to_string(),
-                        code: e.code,
-                        detail: e.detail.clone(),
-                    });
-                    inv.modules.push(ModuleReport {
-                        candidate: candidate.clone(),
-                        status: Err(e),
-                        tokens: Vec::new(),
-                    });
+                    inv.refuse(candidate, e);
                     continue;
                 }
             };
@@ -121,16 +126,7 @@ impl Inventory {
                 Ok(guard) => guard,
                 Err(e) => {
                     tracing::warn!("{}", e.detail);
-                    inv.problems.push(Problem {
-                        source: candidate.path.display().to_string(),
-                        code: e.code,
-                        detail: e.detail.clone(),
-                    });
-                    inv.modules.push(ModuleReport {
-                        candidate: candidate.clone(),
-                        status: Err(e),
-                        tokens: Vec::new(),
-                    });
+                    inv.refuse(candidate, e);
                     continue;
                 }
             };
